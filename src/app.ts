@@ -1,0 +1,340 @@
+import 'reflect-metadata';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import cors from '@fastify/cors';
+import { MikroORM } from '@mikro-orm/postgresql';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { GraphQLFormattedError } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import Redis from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { randomUUID } from 'node:crypto';
+import { Authenticator } from './auth/authenticate';
+import { PasswordHasher } from './auth/passwords';
+import { AccessTokens } from './auth/tokens';
+import type { Config } from './config';
+import type { Context } from './context';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded';
+import { ormOptions } from './db/orm-options';
+import { AppError } from './errors';
+import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
+import { systemClock, type Clock } from './lib/clock';
+import { InvokeRateLimiter } from './lib/rate-limit';
+import { createLoaders } from './loaders';
+import { permissions, unwrapAllowedFields } from './permissions';
+import { AccountService } from './resolvers/accounts/account.service';
+import { AdminService } from './resolvers/admin/admin.service';
+import { AuditService } from './resolvers/admin/audit.service';
+import { ApiKeyService } from './resolvers/api-keys/api-key.service';
+import { SubscriptionService } from './resolvers/plans/subscription.service';
+import { TaskService } from './resolvers/tasks/task.service';
+import { InputValidator } from './resolvers/tools/input-validator';
+import { InvocationService } from './resolvers/tools/invocation.service';
+import { ToolService } from './resolvers/tools/tool.service';
+import { UpstreamClient } from './resolvers/tools/upstream-client';
+import { UsageService } from './resolvers/usage/usage.service';
+import { buildAppSchema } from './schema/build-schema';
+import { queryLimitsPlugin } from './schema/query-limits';
+import { seedInitialData } from './seeders/initial-data';
+import type { Services } from './services';
+
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface App {
+  server: FastifyInstance;
+  orm: MikroORM;
+  logger: Logger;
+  /** Listens on config.host:config.port (0 = any free port); resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Stops taking requests, lets in-flight ones finish, closes the pool and the database. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CLIENT_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'BAD_USER_INPUT',
+]);
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'switchboard' },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        '*.password',
+        '*.currentPassword',
+        '*.newPassword',
+        '*.refreshToken',
+        '*.accessToken',
+        '*.secret',
+        'variables',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** `fields` for a GraphQL-level input error, read from graphql-js's message. */
+function fieldsOf(message: string): string[] {
+  const at = /at "([^"]+)"/.exec(message);
+  if (at) return [at[1]!.replace(/^\$?\w+\./, '')];
+  const variable = /Variable "\$(\w+)"/.exec(message);
+  if (variable) return [variable[1]!];
+  const arg = /[Aa]rgument "(\w+)"/.exec(message);
+  return arg ? [arg[1]!] : [];
+}
+
+/**
+ * One place masks errors: coded errors pass, GraphQL-level input errors become
+ * BAD_USER_INPUT (or QUERY_TOO_COMPLEX for the token limit), anything else leaves as
+ * INTERNAL_SERVER_ERROR with a generic message; the full error is logged with the request id.
+ */
+export function formatError(config: Config) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof AppError) {
+      const { http: _http, ...extensions } = original.extensions as Record<string, unknown>;
+      return { ...formatted, message: original.message, extensions };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) {
+      if (code === 'GRAPHQL_PARSE_FAILED' && /more than \d+ tokens/.test(formatted.message)) {
+        return { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } };
+      }
+      const fields =
+        (formatted.extensions?.fields as string[] | undefined) ?? fieldsOf(formatted.message);
+      return {
+        message: formatted.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'BAD_USER_INPUT', fields },
+      };
+    }
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      extensions: {
+        code: 'INTERNAL_SERVER_ERROR',
+        ...(config.nodeEnv === 'development' ? { detail: formatted.message } : {}),
+      },
+    };
+  };
+}
+
+function errorLogger(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      return {
+        async didEncounterErrors({ errors, request }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (original instanceof AppError) continue;
+            const code = error.extensions?.code;
+            if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) continue;
+            contextValue?.logger?.error(
+              {
+                err: original,
+                requestId: contextValue.requestId,
+                operation: request.operationName,
+              },
+              'unexpected error',
+            );
+          }
+        },
+      };
+    },
+  };
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config);
+  const clock = options.clock ?? systemClock;
+
+  let embedded: EmbeddedDatabase | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedDatabase(config.dataDir, {
+      maxConnections: config.dbPoolMax + 4,
+    });
+    databaseUrl = embedded.url;
+    logger.info({ dataDir: config.dataDir }, 'using the embedded PostgreSQL (PGlite)');
+  }
+  const orm = await MikroORM.init(ormOptions(databaseUrl, config.dbPoolMax));
+  const executed = await orm.getMigrator().up();
+  if (executed.length > 0) {
+    logger.info({ migrations: executed.map((m) => m.name) }, 'applied migrations');
+  }
+
+  const passwords = new PasswordHasher(config.bcryptCost);
+  const accessTokens = new AccessTokens({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        lazyConnect: false,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+      })
+    : null;
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  const upstream = new UpstreamClient({
+    timeoutMs: config.toolTimeoutMs,
+    retries: config.toolRetries,
+    retryBaseMs: config.toolRetryBaseMs,
+    breakerFailures: config.toolBreakerFailures,
+    breakerResetMs: config.toolBreakerResetMs,
+  });
+  const validator = new InputValidator();
+  const audit = new AuditService();
+  const subscriptions = new SubscriptionService(audit, clock);
+  const tools = new ToolService(audit, validator, config.toolHostAllowlist);
+  const services: Services = {
+    accounts: new AccountService(passwords, accessTokens, config.refreshTokenTtlDays, clock),
+    tasks: new TaskService(audit),
+    admin: new AdminService(audit),
+    audit,
+    subscriptions,
+    tools,
+    invocations: new InvocationService(
+      tools,
+      subscriptions,
+      validator,
+      upstream,
+      new InvokeRateLimiter(redis),
+      clock,
+    ),
+    usage: new UsageService(clock),
+    apiKeys: new ApiKeyService(clock),
+  };
+
+  await seedInitialData(orm.em.fork(), {
+    adminEmail: config.adminEmail,
+    adminPassword: config.adminPassword,
+    passwords,
+    tools,
+    logger,
+  });
+
+  const baseSchema = buildAppSchema(services);
+  const schema = applyMiddleware(baseSchema, permissions);
+  unwrapAllowedFields(schema, baseSchema);
+  const authenticator = new Authenticator(accessTokens);
+
+  const server: FastifyInstance = (Fastify as unknown as (o: object) => FastifyInstance)({
+    loggerInstance: logger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  server.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  await server.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    credentials: true,
+    exposedHeaders: ['x-request-id'],
+  });
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    formatError: formatError(config),
+    parseOptions: { maxTokens: config.queryMaxTokens },
+    plugins: [
+      fastifyApolloDrainPlugin(server),
+      ApolloServerPluginLandingPageDisabled(),
+      queryLimitsPlugin(schema, {
+        maxDepth: config.queryMaxDepth,
+        maxAliases: config.queryMaxAliases,
+        maxCost: config.queryMaxCost,
+      }),
+      errorLogger(),
+    ],
+  });
+  await apollo.start();
+
+  const graphqlHandler = fastifyApolloHandler<Context>(apollo, {
+    context: async (request) => {
+      const em = orm.em.fork() as unknown as Context['em'];
+      const viewer = await authenticator.authenticate(
+        em,
+        request.headers.authorization,
+        clock.now(),
+      );
+      return { em, viewer, loaders: createLoaders(em), requestId: request.id, logger: request.log };
+    },
+  });
+
+  if (config.ide) registerIdeAssets(server);
+  server.route({
+    method: ['GET', 'POST', 'OPTIONS'],
+    url: '/graphql',
+    handler(request, reply) {
+      if (
+        config.ide &&
+        request.method === 'GET' &&
+        wantsIde(request.headers.accept, request.query)
+      ) {
+        return reply
+          .header('content-type', 'text/html; charset=utf-8')
+          .header('content-security-policy', IDE_CSP)
+          .send(renderIdePage('/graphql'));
+      }
+      return graphqlHandler.call(this, request as never, reply as never);
+    },
+  });
+
+  server.get('/health', async () => ({ status: 'ok' }));
+  server.get('/ready', async (_request, reply) => {
+    const check = await Promise.race([
+      orm.checkConnection(),
+      new Promise<{ ok: false; reason: string }>((resolve) =>
+        setTimeout(() => resolve({ ok: false, reason: 'database check timed out' }), 2_000).unref(),
+      ),
+    ]);
+    if (!check.ok) {
+      return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    }
+    return { status: 'ok' };
+  });
+
+  let closed = false;
+  return {
+    server,
+    orm,
+    logger,
+    async listen() {
+      return server.listen({ host: config.host, port: config.port });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await upstream.close();
+      redis?.disconnect();
+      await orm.close(true);
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+
+export interface AccessTokenClaims {
+  sub: string;
+  sid: string;
+}
+
+export interface TokenSettings {
+  secret: string;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+/** Short-lived HS256 access tokens; verification pins the algorithm, issuer and audience. */
+export class AccessTokens {
+  constructor(private readonly settings: TokenSettings) {}
+
+  sign(userId: string, sessionId: string, now = new Date()): { token: string; expiresAt: Date } {
+    const iat = Math.floor(now.getTime() / 1000);
+    const exp = iat + this.settings.ttlSeconds;
+    const token = jwt.sign({ sid: sessionId, iat, exp }, this.settings.secret, {
+      algorithm: 'HS256',
+      subject: userId,
+      issuer: this.settings.issuer,
+      audience: this.settings.audience,
+    });
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** The claims, or null for any token that is not ours, is tampered with or has expired. */
+  verify(token: string): AccessTokenClaims | null {
+    try {
+      const payload = jwt.verify(token, this.settings.secret, {
+        algorithms: ['HS256'],
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+      });
+      if (typeof payload !== 'object' || payload === null) return null;
+      const { sub, sid } = payload as Record<string, unknown>;
+      if (typeof sub !== 'string' || typeof sid !== 'string') return null;
+      return { sub, sid };
+    } catch {
+      return null;
+    }
+  }
+}
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** A 256-bit random secret, URL-safe. */
+export function randomSecret(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export function safeEqualHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const API_KEY = /^sk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `sk_<prefix>_<secret>`: the prefix finds the row, the secret is compared by hash. */
+export function generateApiKey(): { key: string; prefix: string; secretHash: string } {
+  const bytes = randomBytes(12);
+  let prefix = '';
+  for (const b of bytes) prefix += ALPHANUMERIC[b % ALPHANUMERIC.length];
+  const secret = randomSecret(32);
+  return { key: `sk_${prefix}_${secret}`, prefix, secretHash: sha256(secret) };
+}
+
+export function parseApiKey(key: string): { prefix: string; secret: string } | null {
+  const m = API_KEY.exec(key);
+  return m ? { prefix: m[1]!, secret: m[2]! } : null;
+}

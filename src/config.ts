@@ -1,0 +1,170 @@
+import { bool, cleanEnv, makeValidator, num, port, str, url } from 'envalid';
+
+/** A whole number within [min, max]; envalid's `num` accepts fractions and any range. */
+const intRange = (min: number, max: number) =>
+  makeValidator<number>((input) => {
+    const value = Number(input);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`must be a whole number from ${min} to ${max}`);
+    }
+    return value;
+  });
+
+const list = makeValidator<string[]>((input) =>
+  input
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean),
+);
+
+const DEV_JWT_SECRET = 'switchboard-development-secret-change-me-0123456789';
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  dbPoolMax: number;
+  jwtSecret: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  bcryptCost: number;
+  adminEmail: string;
+  adminPassword: string | undefined;
+  corsOrigins: string[];
+  trustProxy: boolean;
+  introspection: boolean;
+  ide: boolean;
+  bodyLimitBytes: number;
+  queryMaxDepth: number;
+  queryMaxCost: number;
+  queryMaxAliases: number;
+  queryMaxTokens: number;
+  redisUrl: string | undefined;
+  toolTimeoutMs: number;
+  toolRetries: number;
+  toolRetryBaseMs: number;
+  toolBreakerFailures: number;
+  toolBreakerResetMs: number;
+  toolHostAllowlist: string[];
+  shutdownTimeoutMs: number;
+}
+
+/**
+ * Reads and validates the environment once. Throws an Error whose message names every bad
+ * variable, so `main` can print it and stop before anything listens.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const e = cleanEnv(
+    env,
+    {
+      NODE_ENV: str({ choices: ['development', 'test', 'production'], default: 'development' }),
+      HOST: str({ default: 'localhost' }),
+      PORT: port({ default: 4000 }),
+      LOG_LEVEL: str({
+        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+        default: 'info',
+      }),
+      DATABASE_URL: url({ default: undefined }),
+      DATA_DIR: str({ default: './.data' }),
+      DB_POOL_MAX: intRange(1, 100)({ default: 10 }),
+      JWT_SECRET: str({ default: undefined }),
+      JWT_ISSUER: str({ default: 'switchboard' }),
+      JWT_AUDIENCE: str({ default: 'switchboard-api' }),
+      ACCESS_TOKEN_TTL_SECONDS: intRange(30, 86_400)({ default: 900 }),
+      REFRESH_TOKEN_TTL_DAYS: intRange(1, 365)({ default: 30 }),
+      BCRYPT_COST: intRange(10, 15)({ default: 11 }),
+      ADMIN_EMAIL: str({ default: 'admin@switchboard.local' }),
+      ADMIN_PASSWORD: str({ default: undefined }),
+      CORS_ORIGINS: list({ default: [] }),
+      TRUST_PROXY: bool({ default: false }),
+      INTROSPECTION: bool({ default: undefined }),
+      BODY_LIMIT_BYTES: intRange(1_024, 10_485_760)({ default: 262_144 }),
+      QUERY_MAX_DEPTH: intRange(2, 50)({ default: 10 }),
+      QUERY_MAX_COST: intRange(10, 1_000_000)({ default: 20_000 }),
+      QUERY_MAX_ALIASES: intRange(1, 1_000)({ default: 30 }),
+      QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 5_000 }),
+      REDIS_URL: url({ default: undefined }),
+      TOOL_TIMEOUT_MS: intRange(100, 600_000)({ default: 10_000 }),
+      TOOL_RETRIES: intRange(0, 5)({ default: 2 }),
+      TOOL_RETRY_BASE_MS: intRange(1, 10_000)({ default: 200 }),
+      TOOL_BREAKER_FAILURES: intRange(1, 1_000)({ default: 5 }),
+      TOOL_BREAKER_RESET_MS: intRange(100, 3_600_000)({ default: 30_000 }),
+      TOOL_HOST_ALLOWLIST: list({ default: [] }),
+      SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
+    },
+    {
+      reporter: ({ errors }) => {
+        for (const [name, err] of Object.entries(errors)) {
+          problems.push(`${name}: ${err?.message ?? 'invalid'}`);
+        }
+      },
+    },
+  );
+
+  const isProduction = e.NODE_ENV === 'production';
+  let jwtSecret = e.JWT_SECRET;
+  if (isProduction) {
+    if (!jwtSecret) problems.push('JWT_SECRET: required in production');
+    else if (jwtSecret.length < 32 || new Set(jwtSecret).size < 10) {
+      problems.push('JWT_SECRET: too weak for production (at least 32 varied characters)');
+    }
+  } else if (jwtSecret && jwtSecret.length < 16) {
+    problems.push('JWT_SECRET: at least 16 characters');
+  }
+  if (
+    e.ADMIN_PASSWORD !== undefined &&
+    (e.ADMIN_PASSWORD.length < 8 || e.ADMIN_PASSWORD.length > 128)
+  ) {
+    problems.push('ADMIN_PASSWORD: 8 to 128 characters');
+  }
+  if (e.DATABASE_URL && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
+    problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  }
+  if (problems.length > 0) {
+    throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  jwtSecret ??= DEV_JWT_SECRET;
+
+  return {
+    nodeEnv: e.NODE_ENV as Config['nodeEnv'],
+    isProduction,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    dbPoolMax: e.DB_POOL_MAX,
+    jwtSecret,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
+    bcryptCost: e.BCRYPT_COST,
+    adminEmail: e.ADMIN_EMAIL.trim().toLowerCase(),
+    adminPassword: e.ADMIN_PASSWORD,
+    corsOrigins: e.CORS_ORIGINS,
+    trustProxy: e.TRUST_PROXY,
+    introspection: e.INTROSPECTION ?? !isProduction,
+    ide: !isProduction,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    queryMaxDepth: e.QUERY_MAX_DEPTH,
+    queryMaxCost: e.QUERY_MAX_COST,
+    queryMaxAliases: e.QUERY_MAX_ALIASES,
+    queryMaxTokens: e.QUERY_MAX_TOKENS,
+    redisUrl: e.REDIS_URL,
+    toolTimeoutMs: e.TOOL_TIMEOUT_MS,
+    toolRetries: e.TOOL_RETRIES,
+    toolRetryBaseMs: e.TOOL_RETRY_BASE_MS,
+    toolBreakerFailures: e.TOOL_BREAKER_FAILURES,
+    toolBreakerResetMs: e.TOOL_BREAKER_RESET_MS,
+    toolHostAllowlist: e.TOOL_HOST_ALLOWLIST.map((h) => h.toLowerCase()),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,14 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Viewer } from './auth/viewer';
+import type { Loaders } from './loaders';
+
+/** Per request: its own forked EntityManager, the viewer, fresh DataLoaders. */
+export interface Context {
+  em: EntityManager;
+  viewer: Viewer;
+  loaders: Loaders;
+  requestId: string;
+  /** The request's logger: every line carries the request id. */
+  logger: FastifyBaseLogger;
+}

@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+export interface EmbeddedDatabase {
+  /** A postgres:// URL that the ordinary driver connects to. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves a PGlite database (real PostgreSQL compiled to WebAssembly) over the PostgreSQL wire
+ * protocol on a loopback port, so that the same driver, SQL and migrations run on it.
+ * PGlite is one backend: the socket server runs one statement at a time and keeps a
+ * transaction to the connection that opened it, so connections must never wait on each other
+ * from inside a transaction.
+ */
+export async function startEmbeddedDatabase(
+  dataDir: string | null,
+  options: { maxConnections?: number; port?: number } = {},
+): Promise<EmbeddedDatabase> {
+  let db: PGlite;
+  if (dataDir) {
+    const dir = resolve(dataDir, 'pglite');
+    mkdirSync(dir, { recursive: true });
+    db = await PGlite.create(dir);
+  } else {
+    db = await PGlite.create();
+  }
+  const server = new PGLiteSocketServer({
+    db,
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    maxConnections: options.maxConnections ?? 16,
+  });
+  await server.start();
+  const conn = server.getServerConn();
+  return {
+    url: `postgres://postgres:postgres@${conn}/postgres?sslmode=disable`,
+    async stop() {
+      await server.stop();
+      await db.close();
+    },
+  };
+}

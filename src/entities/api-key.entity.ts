@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Entity,
+  Enum,
+  Index,
+  ManyToOne,
+  PrimaryKey,
+  Property,
+  type Ref,
+  OptionalProps,
+} from '@mikro-orm/core';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { ApiKeyScope } from './enums';
+import { User } from './user.entity';
+
+@ObjectType({ description: 'A key for partner integrations; acts as its owner within its scopes' })
+@Entity({ tableName: 'api_keys' })
+@Index({ name: 'api_keys_user_idx', properties: ['user', 'createdAt'] })
+export class ApiKey {
+  [OptionalProps]?: 'scopes' | 'createdAt' | 'lastUsedAt' | 'expiresAt' | 'revokedAt';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @ManyToOne(() => User, { ref: true, deleteRule: 'cascade' })
+  user!: Ref<User>;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  name!: string;
+
+  @Field(() => String, { description: 'The public part of the key: sk_<prefix>_…' })
+  @Property({ type: 'text', unique: true })
+  prefix!: string;
+
+  @Property({ type: 'text', hidden: true })
+  secretHash!: string;
+
+  @Field(() => [ApiKeyScope])
+  @Enum({ items: () => ApiKeyScope, array: true, type: 'text[]' })
+  scopes: ApiKeyScope[] = [];
+
+  @Field(() => Date)
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Field(() => Date, { nullable: true, description: 'Kept to the minute' })
+  @Property({ type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null = null;
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: 'timestamptz', nullable: true })
+  expiresAt: Date | null = null;
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: 'timestamptz', nullable: true })
+  revokedAt: Date | null = null;
+}

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Entity,
+  Index,
+  ManyToOne,
+  PrimaryKey,
+  Property,
+  type Ref,
+  OptionalProps,
+} from '@mikro-orm/core';
+import { GraphQLJSON } from 'graphql-scalars';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { User } from './user.entity';
+
+@ObjectType({ description: 'An admin action: who did what to which target, before and after' })
+@Entity({ tableName: 'audit_entries' })
+@Index({ name: 'audit_entries_created_idx', properties: ['createdAt', 'id'] })
+export class AuditEntry {
+  [OptionalProps]?: 'actor' | 'targetId' | 'details' | 'createdAt';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @ManyToOne(() => User, { ref: true, nullable: true, deleteRule: 'set null' })
+  actor: Ref<User> | null = null;
+
+  @Field(() => String, { description: 'e.g. user.setRole, tool.create' })
+  @Property({ type: 'text' })
+  action!: string;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  targetType!: string;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'text', nullable: true })
+  targetId: string | null = null;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: '{ before, after }' })
+  @Property({ type: 'jsonb', nullable: true })
+  details: unknown = null;
+
+  @Field(() => Date)
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+}

@@ -1,0 +1,186 @@
+import { EntityRepository } from '@mikro-orm/postgresql';
+import { OrderDirection, TaskOrderField, type TaskPriority, type TaskStatus } from './enums';
+import { Task } from './task.entity';
+import {
+  decodeCursor,
+  encodeCursor,
+  escapeLike,
+  TIMESTAMP_KEY,
+  toPage,
+  type Page,
+} from '../lib/pagination';
+
+export interface TaskFilterValues {
+  status?: TaskStatus[] | null;
+  priority?: TaskPriority[] | null;
+  search?: string | null;
+  dueBefore?: Date | null;
+  dueAfter?: Date | null;
+}
+
+export interface TaskOrderValues {
+  field: TaskOrderField;
+  direction: OrderDirection;
+}
+
+export interface TaskPageQuery {
+  filter?: TaskFilterValues | null;
+  order: TaskOrderValues;
+  first: number;
+  after?: string | null;
+}
+
+export const DEFAULT_TASK_ORDER: TaskOrderValues = {
+  field: TaskOrderField.CREATED_AT,
+  direction: OrderDirection.DESC,
+};
+
+/** Each ordering: its SQL key (an indexed expression), its type for the cursor, its key shape. */
+const ORDER_KEYS: Record<TaskOrderField, { sql: string; cast: string; pattern: RegExp }> = {
+  CREATED_AT: { sql: 't.created_at', cast: 'timestamptz', pattern: TIMESTAMP_KEY },
+  UPDATED_AT: { sql: 't.updated_at', cast: 'timestamptz', pattern: TIMESTAMP_KEY },
+  DUE_DATE: {
+    sql: `coalesce(t.due_date, 'infinity'::timestamptz)`,
+    cast: 'timestamptz',
+    pattern: TIMESTAMP_KEY,
+  },
+  PRIORITY: { sql: 't.priority', cast: 'task_priority', pattern: /^(LOW|MEDIUM|HIGH|URGENT)$/ },
+};
+
+type Row = Record<string, unknown> & { sort_key: string; id: string; owner_id: string };
+
+/**
+ * Task pages by keyset: `(sort key, id)` compared as a row, so paging neither skips nor repeats
+ * rows, and each ordering is served by an index that leads with the owner.
+ */
+export class TaskRepository extends EntityRepository<Task> {
+  private filterSql(filter: TaskFilterValues | null | undefined, params: unknown[]): string[] {
+    const where: string[] = [];
+    if (!filter) return where;
+    if (filter.status?.length) {
+      where.push(`t.status = any(array[?]::task_status[])`);
+      params.push(filter.status);
+    }
+    if (filter.priority?.length) {
+      where.push(`t.priority = any(array[?]::task_priority[])`);
+      params.push(filter.priority);
+    }
+    if (filter.search) {
+      const pattern = `%${escapeLike(filter.search)}%`;
+      where.push(`(t.title ilike ? or t.description ilike ?)`);
+      params.push(pattern, pattern);
+    }
+    if (filter.dueBefore) {
+      where.push(`t.due_date < ?`);
+      params.push(filter.dueBefore);
+    }
+    if (filter.dueAfter) {
+      where.push(`t.due_date > ?`);
+      params.push(filter.dueAfter);
+    }
+    return where;
+  }
+
+  private orderName(order: TaskOrderValues): string {
+    return `${order.field}:${order.direction}`;
+  }
+
+  /**
+   * One page for each owner in `ownerIds` (or of every task when null), in one statement:
+   * a single owner or all tasks use ORDER BY … LIMIT; several owners a window per owner.
+   */
+  async pages(
+    ownerIds: string[] | null,
+    query: TaskPageQuery,
+  ): Promise<Map<string | null, Page<Task>>> {
+    const key = ORDER_KEYS[query.order.field];
+    const orderName = this.orderName(query.order);
+    const cursor = decodeCursor(query.after, orderName, key.pattern);
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (ownerIds) {
+      if (ownerIds.length === 1) {
+        where.push('t.owner_id = ?');
+        params.push(ownerIds[0]);
+      } else {
+        where.push('t.owner_id = any(array[?]::uuid[])');
+        params.push(ownerIds);
+      }
+    }
+    where.push(...this.filterSql(query.filter, params));
+    const desc = query.order.direction === OrderDirection.DESC;
+    if (cursor) {
+      where.push(`(${key.sql}, t.id) ${desc ? '<' : '>'} (?::${key.cast}, ?::uuid)`);
+      params.push(cursor.key, cursor.id);
+    }
+    const dir = desc ? 'desc' : 'asc';
+    const whereSql = where.length ? `where ${where.join(' and ')}` : '';
+    const limit = query.first + 1;
+    let sql: string;
+    if (ownerIds && ownerIds.length > 1) {
+      sql = `select * from (
+          select t.*, (${key.sql})::text as sort_key,
+                 row_number() over (partition by t.owner_id order by ${key.sql} ${dir}, t.id ${dir}) as rn
+            from tasks t ${whereSql}) ranked
+        where rn <= ? order by owner_id, rn`;
+    } else {
+      sql = `select t.*, (${key.sql})::text as sort_key from tasks t ${whereSql}
+        order by ${key.sql} ${dir}, t.id ${dir} limit ?`;
+    }
+    params.push(limit);
+    const rows: Row[] = await this.getEntityManager().execute(sql, params);
+    const byOwner = new Map<string | null, Row[]>();
+    for (const row of rows) {
+      const owner = ownerIds ? row.owner_id : null;
+      let list = byOwner.get(owner);
+      if (!list) byOwner.set(owner, (list = []));
+      list.push(row);
+    }
+    const result = new Map<string | null, Page<Task>>();
+    for (const owner of ownerIds ?? [null]) {
+      const ownRows = byOwner.get(owner) ?? [];
+      const page = toPage(ownRows, query.first, query.after, (row) =>
+        encodeCursor({ order: orderName, key: row.sort_key, id: row.id }),
+      );
+      result.set(owner, {
+        ...page,
+        rows: page.rows.map((row) => {
+          const { sort_key: _k, rn: _rn, ...columns } = row;
+          return this.getEntityManager().map(Task, columns);
+        }),
+      });
+    }
+    return result;
+  }
+
+  /** Task counts for each owner (or of all tasks when null) with the same filter. */
+  async counts(
+    ownerIds: string[] | null,
+    filter: TaskFilterValues | null | undefined,
+  ): Promise<Map<string | null, number>> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (ownerIds) {
+      where.push('t.owner_id = any(array[?]::uuid[])');
+      params.push(ownerIds);
+    }
+    where.push(...this.filterSql(filter, params));
+    const whereSql = where.length ? `where ${where.join(' and ')}` : '';
+    const result = new Map<string | null, number>();
+    if (!ownerIds) {
+      const rows: { n: string }[] = await this.getEntityManager().execute(
+        `select count(*) as n from tasks t ${whereSql}`,
+        params,
+      );
+      result.set(null, Number(rows[0]?.n ?? 0));
+      return result;
+    }
+    const rows: { owner_id: string; n: string }[] = await this.getEntityManager().execute(
+      `select t.owner_id, count(*) as n from tasks t ${whereSql} group by t.owner_id`,
+      params,
+    );
+    for (const id of ownerIds) result.set(id, 0);
+    for (const row of rows) result.set(row.owner_id, Number(row.n));
+    return result;
+  }
+}

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { Entity, Enum, Index, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
+import { GraphQLJSON } from 'graphql-scalars';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { PlanTier } from './enums';
+
+@ObjectType({
+  description: 'An AI tool the gateway invokes: built in, or an upstream HTTP service',
+})
+@Entity({ tableName: 'tools' })
+@Index({ name: 'tools_active_slug_idx', properties: ['isActive', 'slug'] })
+export class Tool {
+  [OptionalProps]?: 'requiredTier' | 'endpointUrl' | 'isActive' | 'createdAt' | 'updatedAt';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Field(() => String, { description: 'Stable name used by invokeTool' })
+  @Property({ type: 'text', unique: true })
+  slug!: string;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  name!: string;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  description!: string;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  category!: string;
+
+  @Field(() => PlanTier, { description: 'The lowest plan that may invoke it' })
+  @Enum({ items: () => PlanTier, nativeEnumName: 'plan_tier' })
+  requiredTier: PlanTier = PlanTier.FREE;
+
+  @Field(() => GraphQLJSON, { description: 'JSON Schema the input must match' })
+  @Property({ type: 'jsonb' })
+  inputSchema!: Record<string, unknown>;
+
+  @Field(() => Int, { description: 'The most output tokens one call may be charged' })
+  @Property({ type: 'integer' })
+  maxOutputTokens!: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Upstream URL (ADMIN only); null for a built-in tool',
+  })
+  @Property({ type: 'text', nullable: true })
+  endpointUrl: string | null = null;
+
+  @Field(() => Boolean)
+  @Property({ type: 'boolean' })
+  isActive: boolean = true;
+
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Entity,
+  Enum,
+  Index,
+  ManyToOne,
+  PrimaryKey,
+  Property,
+  type Ref,
+  OptionalProps,
+} from '@mikro-orm/core';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { UsageStatus } from './enums';
+import { ApiKey } from './api-key.entity';
+import { Tool } from './tool.entity';
+import { User } from './user.entity';
+
+@ObjectType({ description: 'One call that reached a tool' })
+@Entity({ tableName: 'usage_records' })
+@Index({ name: 'usage_records_user_created_idx', properties: ['user', 'createdAt', 'id'] })
+@Index({ name: 'usage_records_created_idx', properties: ['createdAt', 'id'] })
+@Index({ name: 'usage_records_tool_created_idx', properties: ['tool', 'createdAt'] })
+export class UsageRecord {
+  [OptionalProps]?:
+    | 'apiKey'
+    | 'inputTokens'
+    | 'outputTokens'
+    | 'totalTokens'
+    | 'errorCode'
+    | 'latencyMs'
+    | 'createdAt'
+    | 'idempotencyKey'
+    | 'requestHash'
+    | 'output';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @ManyToOne(() => User, { ref: true, deleteRule: 'cascade' })
+  user!: Ref<User>;
+
+  @ManyToOne(() => Tool, { ref: true })
+  tool!: Ref<Tool>;
+
+  @ManyToOne(() => ApiKey, { ref: true, nullable: true, deleteRule: 'set null' })
+  apiKey: Ref<ApiKey> | null = null;
+
+  @Field(() => Int)
+  @Property({ type: 'integer' })
+  inputTokens: number = 0;
+
+  @Field(() => Int)
+  @Property({ type: 'integer' })
+  outputTokens: number = 0;
+
+  @Field(() => Int, { description: 'Tokens charged: zero for a failed call' })
+  @Property({ type: 'integer' })
+  totalTokens: number = 0;
+
+  @Field(() => UsageStatus)
+  @Enum({ items: () => UsageStatus, nativeEnumName: 'usage_status' })
+  status!: UsageStatus;
+
+  @Field(() => String, { nullable: true, description: 'Why a FAILED call failed' })
+  @Property({ type: 'text', nullable: true })
+  errorCode: string | null = null;
+
+  @Field(() => Int)
+  @Property({ type: 'integer' })
+  latencyMs: number = 0;
+
+  @Field(() => Date)
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'text', nullable: true })
+  idempotencyKey: string | null = null;
+
+  /** SHA-256 of the slug and canonical input, to tell a replay from a reuse with other input. */
+  @Property({ type: 'text', nullable: true })
+  requestHash: string | null = null;
+
+  /** Kept only for calls with an idempotency key, so that a replay returns the same output. */
+  @Property({ type: 'jsonb', nullable: true })
+  output: unknown = null;
+}

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { Entity, Enum, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { Role } from './enums';
+
+@ObjectType({ description: 'An account' })
+@Entity({ tableName: 'users' })
+export class User {
+  [OptionalProps]?: 'role' | 'isActive' | 'createdAt' | 'updatedAt';
+
+  @Field(() => ID)
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Field(() => String, { description: 'Lower-cased; unique regardless of case' })
+  @Property({ type: 'text', unique: true })
+  email!: string;
+
+  @Field(() => String)
+  @Property({ type: 'text' })
+  name!: string;
+
+  @Property({ type: 'text', hidden: true })
+  passwordHash!: string;
+
+  @Field(() => Role)
+  @Enum({ items: () => Role, nativeEnumName: 'user_role' })
+  role: Role = Role.USER;
+
+  @Field(() => Boolean, { description: 'A deactivated account cannot sign in or use its keys' })
+  @Property({ type: 'boolean' })
+  isActive: boolean = true;
+
+  @Field(() => Date)
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

@@ -1,0 +1,87 @@
+import { GraphQLError } from 'graphql';
+
+/** Every error the API throws on purpose: a GraphQLError with the contract's extensions.code. */
+export abstract class AppError extends GraphQLError {
+  protected constructor(message: string, code: string, extra: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extra } });
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  constructor(message = 'Sign in to do this') {
+    super(message, 'UNAUTHENTICATED');
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = 'You are not allowed to do this', extra: Record<string, unknown> = {}) {
+    super(message, 'FORBIDDEN', extra);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what = 'Resource') {
+    super(`${what} not found`, 'NOT_FOUND');
+  }
+}
+
+/** `fields` names the offending input fields (paths such as `input.title`). */
+export class BadUserInputError extends AppError {
+  constructor(message: string, fields: string[], extra: Record<string, unknown> = {}) {
+    super(message, 'BAD_USER_INPUT', { fields, ...extra });
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super(message, 'CONFLICT');
+  }
+}
+
+export class QuotaExceededError extends AppError {
+  constructor(tokensRemaining: number, tokensNeeded: number) {
+    super(
+      `This call may need up to ${tokensNeeded} tokens but only ${tokensRemaining} remain this period`,
+      'QUOTA_EXCEEDED',
+      { tokensRemaining, tokensNeeded },
+    );
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfter: number) {
+    super(`Too many requests; retry in ${retryAfter} s`, 'RATE_LIMITED', { retryAfter });
+  }
+}
+
+export class UpstreamError extends AppError {
+  constructor(message = 'The tool failed') {
+    super(message, 'UPSTREAM_ERROR');
+  }
+}
+
+export class UpstreamTimeoutError extends AppError {
+  constructor(message = 'The tool did not answer in time') {
+    super(message, 'UPSTREAM_TIMEOUT');
+  }
+}
+
+export class QueryTooComplexError extends AppError {
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super(message, 'QUERY_TOO_COMPLEX', extra);
+  }
+}
+
+export const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'QUOTA_EXCEEDED',
+  'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'UPSTREAM_TIMEOUT',
+  'QUERY_TOO_COMPLEX',
+  'INTERNAL_SERVER_ERROR',
+] as const;

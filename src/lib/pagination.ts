@@ -1,0 +1,225 @@
+import { ClassType, Field, Int, ObjectType } from 'type-graphql';
+import { BadUserInputError } from '../errors';
+import { isUuid } from './ids';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** `first` defaults to 20 and must be 1..100. */
+export function pageSize(first: number | null | undefined, field = 'first'): number {
+  if (first === undefined || first === null) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw new BadUserInputError(`${field} must be between 1 and ${MAX_PAGE_SIZE}`, [field]);
+  }
+  return first;
+}
+
+/** The position of a row in one ordering: the sort key as text, and the id that breaks ties. */
+export interface CursorPosition {
+  /** Which ordering the cursor was made for, e.g. `CREATED_AT:DESC`. */
+  order: string;
+  key: string;
+  id: string;
+}
+
+export function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify([position.order, position.key, position.id])).toString(
+    'base64url',
+  );
+}
+
+/**
+ * Reads an opaque cursor and checks it belongs to `order`; `keyPattern` checks the sort key so
+ * that nothing malformed reaches SQL. Any problem is BAD_USER_INPUT on `field`.
+ */
+export function decodeCursor(
+  cursor: string | null | undefined,
+  order: string,
+  keyPattern: RegExp,
+  field = 'after',
+): CursorPosition | null {
+  if (cursor === undefined || cursor === null) return null;
+  const bad = () => new BadUserInputError(`${field} is not a valid cursor for this list`, [field]);
+  if (cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    parsed[0] !== order ||
+    typeof parsed[1] !== 'string' ||
+    typeof parsed[2] !== 'string' ||
+    !keyPattern.test(parsed[1]) ||
+    !isUuid(parsed[2])
+  ) {
+    throw bad();
+  }
+  return { order, key: parsed[1], id: parsed[2] };
+}
+
+/** Sort keys that are timestamps as PostgreSQL prints them (or infinity). */
+export const TIMESTAMP_KEY =
+  /^(infinity|-infinity|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)?)$/;
+
+@ObjectType({ description: 'Where a page sits in its list' })
+export class PageInfo {
+  @Field(() => Boolean)
+  hasNextPage!: boolean;
+
+  @Field(() => Boolean, { description: 'True when the page was asked for after a cursor' })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+/** One page of rows as a repository returns it, before it becomes a connection. */
+export interface Page<T> {
+  rows: T[];
+  cursors: string[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+/** Where a connection's rows and count come from; each is loaded only if a field asks. */
+export interface PageSource<T> {
+  page(): Promise<Page<T>>;
+  count(): Promise<number>;
+}
+
+/**
+ * A Relay connection class for `node`, with `<Name>Edge` and `<Name>Connection` types. Its
+ * fields load lazily: asking only for `totalCount` runs only the count, and loads made by many
+ * parents in one tick batch through DataLoaders.
+ */
+export function connectionType<T extends object>(node: ClassType<T>, name: string) {
+  @ObjectType(`${name}Edge`, { description: `A ${name} and its cursor` })
+  class Edge {
+    @Field(() => String, { description: 'Opaque; pass as `after` to continue after this row' })
+    cursor!: string;
+
+    @Field(() => node)
+    node!: T;
+  }
+
+  @ObjectType()
+  abstract class Connection {
+    private loaded: Promise<Page<T>> | undefined;
+
+    constructor(private readonly source: PageSource<T>) {}
+
+    private load(): Promise<Page<T>> {
+      return (this.loaded ??= this.source.page());
+    }
+
+    @Field(() => [Edge])
+    async edges(): Promise<Edge[]> {
+      const page = await this.load();
+      return page.rows.map((row, i) => ({ cursor: page.cursors[i]!, node: row }));
+    }
+
+    @Field(() => [node], { description: 'The same rows as edges, without cursors' })
+    async nodes(): Promise<T[]> {
+      return (await this.load()).rows;
+    }
+
+    @Field(() => PageInfo)
+    async pageInfo(): Promise<PageInfo> {
+      const page = await this.load();
+      return {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.hasPreviousPage,
+        startCursor: page.cursors[0] ?? null,
+        endCursor: page.cursors[page.cursors.length - 1] ?? null,
+      };
+    }
+
+    @Field(() => Int, { description: 'Rows in the whole list, with its filter' })
+    totalCount(): Promise<number> {
+      return this.source.count();
+    }
+  }
+  return Connection;
+}
+
+/** Splits `limit + 1` fetched rows into a page. */
+export function toPage<T>(
+  rows: T[],
+  limit: number,
+  after: unknown,
+  cursorOf: (row: T) => string,
+): Page<T> {
+  const hasNextPage = rows.length > limit;
+  const pageRows = hasNextPage ? rows.slice(0, limit) : rows;
+  return {
+    rows: pageRows,
+    cursors: pageRows.map(cursorOf),
+    hasNextPage,
+    hasPreviousPage: after !== null && after !== undefined,
+  };
+}
+
+/**
+ * Newest-first keyset page over `table` (aliased `t`): `(created_at, id)` descending, which
+ * every such list has an index for. `where` holds conditions on `t` with `?` parameters.
+ */
+export async function newestFirstPage<T extends object>(
+  em: import('@mikro-orm/postgresql').EntityManager,
+  entity: ClassType<T>,
+  table: string,
+  where: string[],
+  params: unknown[],
+  first: number,
+  after: string | null | undefined,
+): Promise<Page<T>> {
+  const order = 'CREATED_AT:DESC';
+  const cursor = decodeCursor(after, order, TIMESTAMP_KEY);
+  const conditions = [...where];
+  const values = [...params];
+  if (cursor) {
+    conditions.push('(t.created_at, t.id) < (?::timestamptz, ?::uuid)');
+    values.push(cursor.key, cursor.id);
+  }
+  const whereSql = conditions.length ? `where ${conditions.join(' and ')}` : '';
+  values.push(first + 1);
+  const rows: (Record<string, unknown> & { sort_key: string; id: string })[] = await em.execute(
+    `select t.*, t.created_at::text as sort_key from ${table} t ${whereSql}
+      order by t.created_at desc, t.id desc limit ?`,
+    values,
+  );
+  const page = toPage(rows, first, after, (row) =>
+    encodeCursor({ order, key: row.sort_key, id: row.id }),
+  );
+  return {
+    ...page,
+    rows: page.rows.map(({ sort_key: _key, ...columns }) =>
+      em.map(entity, columns as unknown as Parameters<typeof em.map<T>>[1]),
+    ),
+  };
+}
+
+/** `count(*)` of `table` (aliased `t`) under the same conditions as its page. */
+export async function countRows(
+  em: import('@mikro-orm/postgresql').EntityManager,
+  table: string,
+  where: string[],
+  params: unknown[],
+): Promise<number> {
+  const whereSql = where.length ? `where ${where.join(' and ')}` : '';
+  const rows: { n: string }[] = await em.execute(
+    `select count(*) as n from ${table} t ${whereSql}`,
+    params,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,4 @@
+import { Migration20261122050617 } from './Migration20261122050617';
+
+/** Every migration, oldest first: listed so that they run from TypeScript and from dist alike. */
+export const migrationsList = [{ name: 'Migration20261122050617', class: Migration20261122050617 }];

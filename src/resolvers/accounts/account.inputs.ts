@@ -1,0 +1,52 @@
+import { IsEmail, IsOptional, Length, Matches, MaxLength } from 'class-validator';
+import { Field, InputType } from 'type-graphql';
+
+const NOT_BLANK = /\S/;
+
+@InputType({ description: 'A new account' })
+export class RegisterInput {
+  @Field(() => String, { description: 'Case-insensitive and unique' })
+  @MaxLength(254)
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  email!: string;
+
+  @Field(() => String, { description: '8 to 128 characters' })
+  @Length(8, 128, { message: 'password must be 8 to 128 characters' })
+  password!: string;
+
+  @Field(() => String, { description: '1 to 100 characters' })
+  @Length(1, 100, { message: 'name must be 1 to 100 characters' })
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  name!: string;
+}
+
+@InputType({ description: 'Credentials' })
+export class LoginInput {
+  @Field(() => String)
+  @MaxLength(254)
+  email!: string;
+
+  @Field(() => String)
+  @MaxLength(128, { message: 'password must be at most 128 characters' })
+  password!: string;
+}
+
+@InputType({ description: 'Profile changes; absent fields stay as they are' })
+export class UpdateProfileInput {
+  @Field(() => String, { nullable: true, description: '1 to 100 characters' })
+  @IsOptional()
+  @Length(1, 100, { message: 'name must be 1 to 100 characters' })
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  name?: string | null;
+}
+
+@InputType({ description: 'A password change; signs out the caller’s other sessions' })
+export class ChangePasswordInput {
+  @Field(() => String)
+  @MaxLength(128)
+  currentPassword!: string;
+
+  @Field(() => String, { description: '8 to 128 characters' })
+  @Length(8, 128, { message: 'newPassword must be 8 to 128 characters' })
+  newPassword!: string;
+}

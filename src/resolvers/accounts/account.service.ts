@@ -1,0 +1,221 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PasswordHasher } from '../../auth/passwords';
+import { type AccessTokens, randomSecret, sha256 } from '../../auth/tokens';
+import type { SignedInViewer } from '../../auth/viewer';
+import { AuthSession, RefreshToken, Subscription, User } from '../../entities';
+import { PlanTier } from '../../entities/enums';
+import {
+  BadUserInputError,
+  ConflictError,
+  NotFoundError,
+  UnauthenticatedError,
+} from '../../errors';
+import { type Clock, monthOf } from '../../lib/clock';
+import type { AuthPayload } from './auth-payload.type';
+import type {
+  ChangePasswordInput,
+  LoginInput,
+  RegisterInput,
+  UpdateProfileInput,
+} from './account.inputs';
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+interface RefreshRow {
+  id: string;
+  session_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
+  user_id: string;
+  is_active: boolean;
+}
+
+export class AccountService {
+  constructor(
+    private readonly passwords: PasswordHasher,
+    private readonly accessTokens: AccessTokens,
+    private readonly refreshTtlDays: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Creates the account on FREE and signs it in, all in one transaction. */
+  async register(em: EntityManager, input: RegisterInput): Promise<AuthPayload> {
+    const email = normalizeEmail(input.email);
+    const passwordHash = await this.passwords.hash(input.password);
+    try {
+      return await em.transactional(async (tx) => {
+        const now = this.clock.now();
+        const user = tx.create(User, {
+          email,
+          name: input.name.trim(),
+          passwordHash,
+          createdAt: now,
+          updatedAt: now,
+        });
+        tx.create(Subscription, {
+          user,
+          tier: PlanTier.FREE,
+          periodStart: monthOf(now).start,
+          createdAt: now,
+          updatedAt: now,
+        });
+        return this.startSession(tx, user, now);
+      });
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) {
+        throw new ConflictError('An account with this email already exists');
+      }
+      throw err;
+    }
+  }
+
+  /** Same error, after the same bcrypt work, for an unknown email and a wrong password. */
+  async login(em: EntityManager, input: LoginInput): Promise<AuthPayload> {
+    const user = await em.findOne(User, { email: normalizeEmail(input.email) });
+    const ok = await this.passwords.verify(input.password, user?.passwordHash ?? null);
+    if (!user || !ok || !user.isActive) {
+      throw new UnauthenticatedError('Invalid email or password');
+    }
+    return em.transactional((tx) => this.startSession(tx, tx.merge(user), this.clock.now()));
+  }
+
+  /**
+   * Rotates a refresh token. A token presented a second time means it leaked (or the client
+   * raced itself): the whole session, every token descended from that login, is revoked.
+   */
+  async refresh(em: EntityManager, token: string): Promise<AuthPayload> {
+    const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
+    if (token.length < 20 || token.length > 200) throw invalid();
+    const now = this.clock.now();
+    const rows: RefreshRow[] = await em.execute(
+      `select rt.id, rt.session_id, rt.expires_at, rt.used_at, s.revoked_at, u.id as user_id, u.is_active
+         from refresh_tokens rt
+         join auth_sessions s on s.id = rt.session_id
+         join users u on u.id = s.user_id
+        where rt.token_hash = ?`,
+      [sha256(token)],
+    );
+    const row = rows[0];
+    if (!row || row.revoked_at || !row.is_active) throw invalid();
+    if (row.used_at) {
+      await this.revokeSession(em, row.session_id, now);
+      throw invalid();
+    }
+    if (new Date(row.expires_at).getTime() <= now.getTime()) throw invalid();
+
+    const rotated = await em.transactional(async (tx) => {
+      const claimed: unknown[] = await tx.execute(
+        `update refresh_tokens set used_at = ? where id = ? and used_at is null returning id`,
+        [now, row.id],
+      );
+      if (claimed.length === 0) return null;
+      const user = await tx.findOneOrFail(User, { id: row.user_id });
+      return this.issueTokens(tx, user, row.session_id, now);
+    });
+    if (!rotated) {
+      // Lost a race with another use of the same token: that is reuse too.
+      await this.revokeSession(em, row.session_id, now);
+      throw invalid();
+    }
+    return rotated;
+  }
+
+  /** Ends the session of `refreshToken` if it is the caller's; false otherwise. */
+  async logout(em: EntityManager, viewer: SignedInViewer, refreshToken: string): Promise<boolean> {
+    const result: unknown[] = await em.execute(
+      `update auth_sessions s set revoked_at = ?
+         from refresh_tokens rt
+        where rt.token_hash = ? and rt.session_id = s.id and s.user_id = ? and s.revoked_at is null
+        returning s.id`,
+      [this.clock.now(), sha256(refreshToken), viewer.account.id],
+    );
+    return result.length > 0;
+  }
+
+  async logoutAll(em: EntityManager, viewer: SignedInViewer): Promise<boolean> {
+    await em.execute(
+      `update auth_sessions set revoked_at = ? where user_id = ? and revoked_at is null`,
+      [this.clock.now(), viewer.account.id],
+    );
+    return true;
+  }
+
+  async updateProfile(
+    em: EntityManager,
+    viewer: SignedInViewer,
+    input: UpdateProfileInput,
+  ): Promise<User> {
+    const user = await em.findOne(User, { id: viewer.account.id });
+    if (!user) throw new NotFoundError('User');
+    if (input.name !== undefined && input.name !== null) user.name = input.name.trim();
+    await em.flush();
+    return user;
+  }
+
+  /** Changes the password and revokes every session but the caller's current one. */
+  async changePassword(
+    em: EntityManager,
+    viewer: SignedInViewer,
+    input: ChangePasswordInput,
+  ): Promise<boolean> {
+    const user = await em.findOne(User, { id: viewer.account.id });
+    if (!user) throw new NotFoundError('User');
+    if (!(await this.passwords.verify(input.currentPassword, user.passwordHash))) {
+      throw new BadUserInputError('currentPassword is wrong', ['currentPassword']);
+    }
+    const passwordHash = await this.passwords.hash(input.newPassword);
+    const keep = viewer.via === 'jwt' ? viewer.sessionId : null;
+    await em.transactional(async (tx) => {
+      await tx.execute(`update users set password_hash = ?, updated_at = ? where id = ?`, [
+        passwordHash,
+        this.clock.now(),
+        user.id,
+      ]);
+      await tx.execute(
+        `update auth_sessions set revoked_at = ?
+          where user_id = ? and revoked_at is null and id is distinct from ?`,
+        [this.clock.now(), user.id, keep],
+      );
+    });
+    return true;
+  }
+
+  private async revokeSession(em: EntityManager, sessionId: string, now: Date): Promise<void> {
+    await em.execute(
+      `update auth_sessions set revoked_at = ? where id = ? and revoked_at is null`,
+      [now, sessionId],
+    );
+  }
+
+  private async startSession(tx: EntityManager, user: User, now: Date): Promise<AuthPayload> {
+    const session = tx.create(AuthSession, { user, createdAt: now });
+    return this.issueTokens(tx, user, session.id, now);
+  }
+
+  private async issueTokens(
+    tx: EntityManager,
+    user: User,
+    sessionId: string,
+    now: Date,
+  ): Promise<AuthPayload> {
+    const refreshToken = randomSecret(32);
+    tx.create(RefreshToken, {
+      session: tx.getReference(AuthSession, sessionId),
+      tokenHash: sha256(refreshToken),
+      expiresAt: new Date(now.getTime() + this.refreshTtlDays * 86_400_000),
+      createdAt: now,
+    });
+    await tx.flush();
+    const access = this.accessTokens.sign(user.id, sessionId);
+    return {
+      accessToken: access.token,
+      refreshToken,
+      accessTokenExpiresAt: access.expiresAt,
+      user,
+    };
+  }
+}

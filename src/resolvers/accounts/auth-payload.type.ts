@@ -1,0 +1,19 @@
+import { Field, ObjectType } from 'type-graphql';
+import { User } from '../../entities';
+
+@ObjectType({ description: 'Tokens for a signed-in session' })
+export class AuthPayload {
+  @Field(() => String, { description: 'JWT for `Authorization: Bearer`; short-lived' })
+  accessToken!: string;
+
+  @Field(() => String, {
+    description: 'Opaque; exchange with refreshToken for new tokens. Each works once.',
+  })
+  refreshToken!: string;
+
+  @Field(() => Date)
+  accessTokenExpiresAt!: Date;
+
+  @Field(() => User)
+  user!: User;
+}

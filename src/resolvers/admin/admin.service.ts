@@ -1,0 +1,93 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SignedInViewer } from '../../auth/viewer';
+import { User } from '../../entities';
+import { Role } from '../../entities/enums';
+import { ConflictError, NotFoundError } from '../../errors';
+import { isUuid } from '../../lib/ids';
+import { countRows, escapeLike, newestFirstPage, pageSize } from '../../lib/pagination';
+import type { AuditService } from './audit.service';
+import { UserConnection, type UsersArgs } from './admin.types';
+
+export class AdminService {
+  constructor(private readonly audit: AuditService) {}
+
+  users(em: EntityManager, args: UsersArgs): UserConnection {
+    const first = pageSize(args.first);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const filter = args.filter;
+    if (filter?.search) {
+      const pattern = `%${escapeLike(filter.search)}%`;
+      where.push('(t.email ilike ? or t.name ilike ?)');
+      params.push(pattern, pattern);
+    }
+    if (filter?.role) {
+      where.push('t.role = ?');
+      params.push(filter.role);
+    }
+    if (filter?.isActive !== undefined && filter.isActive !== null) {
+      where.push('t.is_active = ?');
+      params.push(filter.isActive);
+    }
+    return new UserConnection({
+      page: () => newestFirstPage(em, User, 'users', where, params, first, args.after),
+      count: () => countRows(em, 'users', where, params),
+    });
+  }
+
+  async user(em: EntityManager, id: string): Promise<User | null> {
+    if (!isUuid(id)) return null;
+    return em.findOne(User, { id });
+  }
+
+  setRole(em: EntityManager, actor: SignedInViewer, userId: string, role: Role): Promise<User> {
+    return this.changeUser(em, actor, userId, 'user.setRole', (user) => {
+      user.role = role;
+    });
+  }
+
+  /** Deactivating also ends the user's sessions; their keys stop at the next request. */
+  setActive(em: EntityManager, actor: SignedInViewer, userId: string, active: boolean) {
+    return this.changeUser(em, actor, userId, 'user.setActive', async (user, tx) => {
+      user.isActive = active;
+      if (!active) {
+        await tx.execute(
+          `update auth_sessions set revoked_at = now() where user_id = ? and revoked_at is null`,
+          [user.id],
+        );
+      }
+    });
+  }
+
+  /**
+   * Applies a role or activation change with its audit entry. The active admins are locked
+   * first, so two admins demoting each other at once cannot leave the platform with none.
+   */
+  private async changeUser(
+    em: EntityManager,
+    actor: SignedInViewer,
+    userId: string,
+    action: string,
+    change: (user: User, tx: EntityManager) => void | Promise<void>,
+  ): Promise<User> {
+    if (!isUuid(userId)) throw new NotFoundError('User');
+    return em.transactional(async (tx) => {
+      const admins: { id: string }[] = await tx.execute(
+        `select id from users where role = 'ADMIN' and is_active order by id for update`,
+      );
+      const user = await tx.findOne(User, { id: userId });
+      if (!user) throw new NotFoundError('User');
+      const before = { role: user.role, isActive: user.isActive };
+      await change(user, tx);
+      const after = { role: user.role, isActive: user.isActive };
+      const wasActiveAdmin = before.role === Role.ADMIN && before.isActive;
+      const isActiveAdmin = after.role === Role.ADMIN && after.isActive;
+      if (wasActiveAdmin && !isActiveAdmin && admins.filter((a) => a.id !== user.id).length === 0) {
+        throw new ConflictError('This change would leave no active admin');
+      }
+      this.audit.record(tx, actor, action, 'User', user.id, { before, after });
+      await tx.flush();
+      return user;
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import { IsOptional, Length } from 'class-validator';
+import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
+import { AuditEntry, User } from '../../entities';
+import { Role } from '../../entities/enums';
+import { connectionType } from '../../lib/pagination';
+
+@ObjectType('UserConnection', { description: 'A page of users, newest first' })
+export class UserConnection extends connectionType(User, 'User') {}
+
+@ObjectType('AuditEntryConnection', { description: 'A page of audit entries, newest first' })
+export class AuditEntryConnection extends connectionType(AuditEntry, 'AuditEntry') {}
+
+@InputType({ description: 'Narrows the user list' })
+export class UserFilter {
+  @Field(() => String, { nullable: true, description: 'Case-insensitive text in email or name' })
+  @IsOptional()
+  @Length(1, 200, { message: 'search must be 1 to 200 characters' })
+  search?: string | null;
+
+  @Field(() => Role, { nullable: true })
+  role?: Role | null;
+
+  @Field(() => Boolean, { nullable: true })
+  isActive?: boolean | null;
+}
+
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size, 1 to 100 (default 20)' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
+  after?: string | null;
+}
+
+@ArgsType()
+export class UsersArgs extends PageArgs {
+  @Field(() => UserFilter, { nullable: true })
+  filter?: UserFilter | null;
+}

@@ -1,0 +1,11 @@
+import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../context';
+import { AuditEntry, User } from '../../entities';
+
+@Resolver(() => AuditEntry)
+export class AuditEntryResolver {
+  @FieldResolver(() => User, { nullable: true, description: 'The admin; null if since deleted' })
+  actor(@Root() entry: AuditEntry, @Ctx() ctx: Context): Promise<User | null> | null {
+    return entry.actor ? ctx.loaders.user.load(entry.actor.id) : null;
+  }
+}

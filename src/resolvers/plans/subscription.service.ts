@@ -1,0 +1,139 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SignedInViewer } from '../../auth/viewer';
+import { Plan, Subscription } from '../../entities';
+import type { PlanTier } from '../../entities/enums';
+import { NotFoundError, QuotaExceededError } from '../../errors';
+import { type Clock, monthOf } from '../../lib/clock';
+import { isUuid } from '../../lib/ids';
+import type { Loaders } from '../../loaders';
+import type { AuditService } from '../admin/audit.service';
+import type { SubscriptionView } from './subscription.types';
+
+export interface Reservation {
+  userId: string;
+  periodStart: Date;
+  amount: number;
+}
+
+/** Counters of a row from an earlier month count as zero: the period rolls over by itself. */
+function current(sub: { periodStart: Date; tokensUsed: number }, monthStart: Date) {
+  return sub.periodStart.getTime() < monthStart.getTime() ? 0 : Number(sub.tokensUsed);
+}
+
+export class SubscriptionService {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+  ) {}
+
+  plans(em: EntityManager): Promise<Plan[]> {
+    return em.find(Plan, {}, { orderBy: { rank: 'asc' } });
+  }
+
+  view(sub: Subscription, plan: Plan): SubscriptionView {
+    const month = monthOf(this.clock.now());
+    const used = current(sub, month.start);
+    return {
+      plan,
+      currentPeriodStart: month.start,
+      currentPeriodEnd: month.end,
+      tokensUsed: used,
+      tokensRemaining:
+        plan.monthlyTokenQuota === null ? null : Math.max(0, plan.monthlyTokenQuota - used),
+    };
+  }
+
+  async viewFor(loaders: Loaders, userId: string): Promise<SubscriptionView> {
+    const sub = await loaders.subscription.load(userId);
+    if (!sub) throw new NotFoundError('Subscription');
+    return this.view(sub, await loaders.plan.load(sub.tier));
+  }
+
+  /** Upgrades apply at once; a downgrade keeps what was already spent this period. */
+  async changePlan(em: EntityManager, viewer: SignedInViewer, tier: PlanTier) {
+    return this.setTier(em, viewer.account.id, tier);
+  }
+
+  /** ADMIN: puts a user on a plan, audited in the same transaction. */
+  async setUserPlan(em: EntityManager, actor: SignedInViewer, userId: string, tier: PlanTier) {
+    if (!isUuid(userId)) throw new NotFoundError('User');
+    return this.setTier(em, userId, tier, (tx, before) =>
+      this.audit.record(tx, actor, 'user.setPlan', 'User', userId, {
+        before: { tier: before },
+        after: { tier },
+      }),
+    );
+  }
+
+  private async setTier(
+    em: EntityManager,
+    userId: string,
+    tier: PlanTier,
+    onChange?: (tx: EntityManager, before: PlanTier) => void,
+  ): Promise<SubscriptionView> {
+    return em.transactional(async (tx) => {
+      const sub = await tx.findOne(
+        Subscription,
+        { user: userId },
+        { lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      if (!sub) throw new NotFoundError('User');
+      const plan = await tx.findOneOrFail(Plan, { tier });
+      const before = sub.tier;
+      sub.tier = tier;
+      onChange?.(tx, before);
+      await tx.flush();
+      return this.view(sub, plan);
+    });
+  }
+
+  /**
+   * Holds `amount` tokens against the quota in one UPDATE. The row lock and the re-checked
+   * WHERE make concurrent reservations from any number of server processes queue on the
+   * row, so the sum of used and reserved tokens can never pass the quota.
+   */
+  async reserve(em: EntityManager, userId: string, amount: number): Promise<Reservation> {
+    const now = this.clock.now();
+    const monthStart = monthOf(now).start;
+    const rows: { period_start: Date }[] = await em.execute(
+      `update subscriptions s set
+          tokens_used = case when s.period_start < ? then 0 else s.tokens_used end,
+          tokens_reserved = case when s.period_start < ? then 0 else s.tokens_reserved end + ?,
+          period_start = greatest(s.period_start, ?),
+          updated_at = ?
+        from plans p
+       where s.user_id = ? and p.tier = s.tier
+         and (p.monthly_token_quota is null
+              or (case when s.period_start < ? then 0 else s.tokens_used + s.tokens_reserved end) + ?
+                 <= p.monthly_token_quota)
+       returning s.period_start`,
+      [monthStart, monthStart, amount, monthStart, now, userId, monthStart, amount],
+    );
+    if (rows[0]) return { userId, periodStart: new Date(rows[0].period_start), amount };
+    const left: { remaining: string | null }[] = await em.execute(
+      `select greatest(p.monthly_token_quota
+                - (case when s.period_start < ? then 0 else s.tokens_used + s.tokens_reserved end), 0)
+              as remaining
+         from subscriptions s join plans p on p.tier = s.tier where s.user_id = ?`,
+      [monthStart, userId],
+    );
+    throw new QuotaExceededError(Number(left[0]?.remaining ?? 0), amount);
+  }
+
+  /**
+   * Turns a reservation into a charge of `charged` (at most the reservation) and releases the
+   * rest. Runs inside the caller's transaction, with the usage record it pays for.
+   */
+  async settle(tx: EntityManager, reservation: Reservation, charged: number): Promise<void> {
+    await tx.execute(
+      `update subscriptions set
+          tokens_used = tokens_used + ?,
+          tokens_reserved = case when period_start = ? then greatest(tokens_reserved - ?, 0)
+                                 else tokens_reserved end,
+          updated_at = ?
+        where user_id = ?`,
+      [charged, reservation.periodStart, reservation.amount, this.clock.now(), reservation.userId],
+    );
+  }
+}

@@ -1,0 +1,86 @@
+import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength } from 'class-validator';
+import { Field, InputType } from 'type-graphql';
+import { OrderDirection, TaskOrderField, TaskPriority, TaskStatus } from '../../entities/enums';
+
+const NOT_BLANK = /\S/;
+
+@InputType({ description: 'A new task' })
+export class CreateTaskInput {
+  @Field(() => String, { description: '1 to 200 characters' })
+  @Length(1, 200, { message: 'title must be 1 to 200 characters' })
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  title!: string;
+
+  @Field(() => String, { nullable: true, description: 'Up to 10,000 characters' })
+  @IsOptional()
+  @MaxLength(10_000, { message: 'description must be at most 10000 characters' })
+  description?: string | null;
+
+  @Field(() => TaskStatus, { nullable: true, description: 'TODO when absent' })
+  status?: TaskStatus | null;
+
+  @Field(() => TaskPriority, { nullable: true, description: 'MEDIUM when absent' })
+  priority?: TaskPriority | null;
+
+  @Field(() => Date, { nullable: true })
+  dueDate?: Date | null;
+}
+
+@InputType({ description: 'Task changes; absent fields stay, null clears description or dueDate' })
+export class UpdateTaskInput {
+  @Field(() => String, { nullable: true, description: '1 to 200 characters' })
+  @IsOptional()
+  @Length(1, 200, { message: 'title must be 1 to 200 characters' })
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  title?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Up to 10,000 characters; null clears' })
+  @IsOptional()
+  @MaxLength(10_000, { message: 'description must be at most 10000 characters' })
+  description?: string | null;
+
+  @Field(() => TaskStatus, { nullable: true })
+  status?: TaskStatus | null;
+
+  @Field(() => TaskPriority, { nullable: true })
+  priority?: TaskPriority | null;
+
+  @Field(() => Date, { nullable: true, description: 'null clears' })
+  dueDate?: Date | null;
+}
+
+@InputType({ description: 'Narrows a task list; all given conditions must hold' })
+export class TaskFilter {
+  @Field(() => [TaskStatus], { nullable: true, description: 'Any of these statuses' })
+  @IsOptional()
+  @ArrayMaxSize(3)
+  status?: TaskStatus[] | null;
+
+  @Field(() => [TaskPriority], { nullable: true, description: 'Any of these priorities' })
+  @IsOptional()
+  @ArrayMaxSize(4)
+  priority?: TaskPriority[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Case-insensitive text in the title or description',
+  })
+  @IsOptional()
+  @Length(1, 200, { message: 'search must be 1 to 200 characters' })
+  search?: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'Due strictly before' })
+  dueBefore?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Due strictly after' })
+  dueAfter?: Date | null;
+}
+
+@InputType({ description: 'Sort order; ties are broken by id' })
+export class TaskOrder {
+  @Field(() => TaskOrderField)
+  field!: TaskOrderField;
+
+  @Field(() => OrderDirection)
+  direction!: OrderDirection;
+}

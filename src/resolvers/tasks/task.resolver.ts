@@ -1,0 +1,66 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { signedIn } from '../../auth/require-viewer';
+import type { Context } from '../../context';
+import { Task, User } from '../../entities';
+import { NotFoundError } from '../../errors';
+import type { Services } from '../../services';
+import { CreateTaskInput, UpdateTaskInput } from './task.inputs';
+import { TaskConnection } from './task-connection.type';
+import { AllTasksArgs, TasksArgs } from './tasks.args';
+
+@Resolver(() => Task)
+export class TaskResolver {
+  constructor(private readonly services: Services) {}
+
+  @Query(() => Task, {
+    nullable: true,
+    description: "Own task; someone else's answers NOT_FOUND",
+  })
+  task(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Task> {
+    return this.services.tasks.get(ctx.em, signedIn(ctx), id);
+  }
+
+  @Query(() => TaskConnection, { description: 'Own tasks only' })
+  tasks(@Args(() => TasksArgs) args: TasksArgs, @Ctx() ctx: Context): TaskConnection {
+    return this.services.tasks.ownerPage(ctx.loaders, signedIn(ctx).account.id, args);
+  }
+
+  @Query(() => TaskConnection, { description: 'ADMIN: every task, or one owner’s' })
+  allTasks(@Args(() => AllTasksArgs) args: AllTasksArgs, @Ctx() ctx: Context): TaskConnection {
+    return this.services.tasks.allPage(ctx.em, ctx.loaders, args);
+  }
+
+  @Mutation(() => Task, { description: 'Creates a task owned by the caller' })
+  createTask(
+    @Arg('input', () => CreateTaskInput) input: CreateTaskInput,
+    @Ctx() ctx: Context,
+  ): Promise<Task> {
+    return this.services.tasks.create(ctx.em, signedIn(ctx), input);
+  }
+
+  @Mutation(() => Task, { description: 'Changes an own task' })
+  updateTask(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateTaskInput) input: UpdateTaskInput,
+    @Ctx() ctx: Context,
+  ): Promise<Task> {
+    return this.services.tasks.update(ctx.em, signedIn(ctx), id, input);
+  }
+
+  @Mutation(() => ID, { description: 'Deletes an own task; returns its id' })
+  deleteTask(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
+    return this.services.tasks.delete(ctx.em, signedIn(ctx), id);
+  }
+
+  @Mutation(() => ID, { description: 'ADMIN: deletes any task; audited' })
+  adminDeleteTask(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
+    return this.services.tasks.adminDelete(ctx.em, signedIn(ctx), id);
+  }
+
+  @FieldResolver(() => User, { description: 'Who owns the task' })
+  async owner(@Root() task: Task, @Ctx() ctx: Context): Promise<User> {
+    const user = await ctx.loaders.user.load(task.owner.id);
+    if (!user) throw new NotFoundError('User');
+    return user;
+  }
+}

@@ -1,0 +1,157 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SignedInViewer } from '../../auth/viewer';
+import { Task, User } from '../../entities';
+import { TaskPriority, TaskStatus } from '../../entities/enums';
+import { DEFAULT_TASK_ORDER, type TaskOrderValues } from '../../entities/task.repository';
+import { BadUserInputError, NotFoundError } from '../../errors';
+import { isUuid } from '../../lib/ids';
+import { pageSize } from '../../lib/pagination';
+import type { Loaders } from '../../loaders';
+import type { AuditService } from '../admin/audit.service';
+import type { CreateTaskInput, TaskFilter, UpdateTaskInput } from './task.inputs';
+import { TaskConnection } from './task-connection.type';
+
+interface ListArgs {
+  first?: number | null;
+  after?: string | null;
+  filter?: TaskFilter | null;
+  orderBy?: TaskOrderValues | null;
+}
+
+function checkFilter(filter: TaskFilter | null | undefined): void {
+  if (filter?.dueBefore && filter.dueAfter && filter.dueAfter >= filter.dueBefore) {
+    throw new BadUserInputError('dueAfter must be before dueBefore', ['dueAfter', 'dueBefore']);
+  }
+}
+
+/** A plain, comparable copy of the filter: it keys the batched loaders. */
+function filterValues(filter: TaskFilter | null | undefined) {
+  if (!filter) return null;
+  return {
+    status: filter.status ? [...new Set(filter.status)].sort() : null,
+    priority: filter.priority ? [...new Set(filter.priority)].sort() : null,
+    search: filter.search ?? null,
+    dueBefore: filter.dueBefore ?? null,
+    dueAfter: filter.dueAfter ?? null,
+  };
+}
+
+/**
+ * Tasks are scoped to their owner here: another user's task id is looked up with the
+ * owner in the WHERE clause, so it answers exactly as a missing id does.
+ */
+export class TaskService {
+  constructor(private readonly audit: AuditService) {}
+
+  /** A page of one owner's tasks; batched, so `User.tasks` over many users stays one query. */
+  ownerPage(loaders: Loaders, ownerId: string, args: ListArgs): TaskConnection {
+    const first = pageSize(args.first);
+    checkFilter(args.filter);
+    const filter = filterValues(args.filter);
+    const query = { filter, order: args.orderBy ?? DEFAULT_TASK_ORDER, first, after: args.after };
+    return new TaskConnection({
+      page: () => loaders.taskPage.load({ ownerId, query }),
+      count: () => loaders.taskCount.load({ ownerId, filter }),
+    });
+  }
+
+  /** Every task (ADMIN), optionally one owner's. */
+  allPage(em: EntityManager, loaders: Loaders, args: ListArgs & { ownerId?: string | null }) {
+    if (args.ownerId !== undefined && args.ownerId !== null) {
+      if (!isUuid(args.ownerId))
+        throw new BadUserInputError('ownerId is not a valid id', ['ownerId']);
+      return this.ownerPage(loaders, args.ownerId, args);
+    }
+    const first = pageSize(args.first);
+    checkFilter(args.filter);
+    const filter = filterValues(args.filter);
+    const order = args.orderBy ?? DEFAULT_TASK_ORDER;
+    const repo = em.getRepository(Task);
+    return new TaskConnection({
+      page: async () =>
+        (await repo.pages(null, { filter, order, first, after: args.after })).get(null)!,
+      count: async () => (await repo.counts(null, filter)).get(null) ?? 0,
+    });
+  }
+
+  async get(em: EntityManager, viewer: SignedInViewer, id: string): Promise<Task> {
+    if (!isUuid(id)) throw new NotFoundError('Task');
+    const task = await em.findOne(Task, { id, owner: viewer.account.id });
+    if (!task) throw new NotFoundError('Task');
+    return task;
+  }
+
+  async create(em: EntityManager, viewer: SignedInViewer, input: CreateTaskInput): Promise<Task> {
+    const now = new Date();
+    const status = input.status ?? TaskStatus.TODO;
+    const task = em.create(Task, {
+      owner: em.getReference(User, viewer.account.id),
+      title: input.title.trim(),
+      description: input.description ?? null,
+      status,
+      priority: input.priority ?? TaskPriority.MEDIUM,
+      dueDate: input.dueDate ?? null,
+      completedAt: status === TaskStatus.DONE ? now : null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await em.flush();
+    return task;
+  }
+
+  async update(
+    em: EntityManager,
+    viewer: SignedInViewer,
+    id: string,
+    input: UpdateTaskInput,
+  ): Promise<Task> {
+    const task = await this.get(em, viewer, id);
+    if (input.title !== undefined) {
+      if (input.title === null) throw new BadUserInputError('title cannot be null', ['title']);
+      task.title = input.title.trim();
+    }
+    if (input.description !== undefined) task.description = input.description;
+    if (input.priority !== undefined) {
+      if (input.priority === null)
+        throw new BadUserInputError('priority cannot be null', ['priority']);
+      task.priority = input.priority;
+    }
+    if (input.dueDate !== undefined) task.dueDate = input.dueDate;
+    if (input.status !== undefined) {
+      if (input.status === null) throw new BadUserInputError('status cannot be null', ['status']);
+      if (input.status === TaskStatus.DONE && task.status !== TaskStatus.DONE) {
+        task.completedAt = new Date();
+      } else if (input.status !== TaskStatus.DONE) {
+        task.completedAt = null;
+      }
+      task.status = input.status;
+    }
+    await em.flush();
+    return task;
+  }
+
+  async delete(em: EntityManager, viewer: SignedInViewer, id: string): Promise<string> {
+    if (!isUuid(id)) throw new NotFoundError('Task');
+    const deleted = await em.nativeDelete(Task, { id, owner: viewer.account.id });
+    if (deleted === 0) throw new NotFoundError('Task');
+    return id;
+  }
+
+  /** ADMIN: deletes any task, with an audit entry in the same transaction. */
+  async adminDelete(em: EntityManager, viewer: SignedInViewer, id: string): Promise<string> {
+    if (!isUuid(id)) throw new NotFoundError('Task');
+    return em.transactional(async (tx) => {
+      const task = await tx.findOne(Task, { id });
+      if (!task) throw new NotFoundError('Task');
+      const before = {
+        title: task.title,
+        status: task.status,
+        ownerId: task.owner.id,
+      };
+      tx.remove(task);
+      this.audit.record(tx, viewer, 'task.delete', 'Task', id, { before, after: null });
+      await tx.flush();
+      return id;
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { BadUserInputError } from '../../errors';
+
+function errorPath(error: ErrorObject, root: string): string {
+  const base = error.instancePath
+    ? `${root}${error.instancePath.replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~')}`
+    : root;
+  const missing = (error.params as { missingProperty?: string }).missingProperty;
+  const extra = (error.params as { additionalProperty?: string }).additionalProperty;
+  if (missing) return `${base}.${missing}`;
+  if (extra) return `${base}.${extra}`;
+  return base;
+}
+
+/**
+ * Tool inputs are checked against the tool's JSON Schema with ajv. Each schema version is
+ * compiled once (keyed by tool id and its update time) and reused for every call.
+ */
+export class InputValidator {
+  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateSchema: true });
+  private readonly cache = new Map<string, ValidateFunction>();
+
+  constructor() {
+    addFormats(this.ajv);
+  }
+
+  /** BAD_USER_INPUT on `field` unless `schema` is a usable JSON Schema object. */
+  checkSchema(schema: unknown, field = 'inputSchema'): void {
+    if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
+      throw new BadUserInputError(`${field} must be a JSON Schema object`, [field]);
+    }
+    if (JSON.stringify(schema).length > 100_000) {
+      throw new BadUserInputError(`${field} is too large`, [field]);
+    }
+    try {
+      this.ajv.compile(schema);
+    } catch (err) {
+      throw new BadUserInputError(
+        `${field} is not a valid JSON Schema: ${(err as Error).message}`,
+        [field],
+      );
+    }
+  }
+
+  validate(version: string, schema: Record<string, unknown>, input: unknown): void {
+    let fn = this.cache.get(version);
+    if (!fn) {
+      fn = this.ajv.compile(schema);
+      if (this.cache.size > 1_000) this.cache.clear();
+      this.cache.set(version, fn);
+    }
+    if (fn(input)) return;
+    const errors = fn.errors ?? [];
+    const fields = [...new Set(errors.map((e) => errorPath(e, 'input')))];
+    const detail = errors
+      .slice(0, 5)
+      .map((e) => `${errorPath(e, 'input')} ${e.message ?? 'is invalid'}`)
+      .join('; ');
+    throw new BadUserInputError(`Tool input does not match its schema: ${detail}`, fields, {
+      errors: errors.slice(0, 20).map((e) => ({
+        path: errorPath(e, 'input'),
+        message: e.message ?? 'is invalid',
+      })),
+    });
+  }
+}

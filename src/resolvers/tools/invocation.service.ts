@@ -1,0 +1,255 @@
+import { createHash } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SignedInViewer } from '../../auth/viewer';
+import { ApiKey, Tool, UsageRecord, User } from '../../entities';
+import { TIER_RANK, UsageStatus } from '../../entities/enums';
+import {
+  AppError,
+  BadUserInputError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UpstreamError,
+} from '../../errors';
+import type { Clock } from '../../lib/clock';
+import type { InvokeRateLimiter } from '../../lib/rate-limit';
+import type { Loaders } from '../../loaders';
+import type { SubscriptionService, Reservation } from '../plans/subscription.service';
+import { getBuiltinTool } from './builtins';
+import type { InputValidator } from './input-validator';
+import type { ToolService } from './tool.service';
+import type { ToolInvocation } from './tool.types';
+import { UpstreamCallError, type UpstreamClient } from './upstream-client';
+
+/** Tokens of a JSON value when the tool reports none: ceil(characters / 4). */
+export function estimateTokens(value: unknown): number {
+  return Math.ceil((JSON.stringify(value) ?? '').length / 4);
+}
+
+function requestHash(slug: string, input: unknown): string {
+  return createHash('sha256')
+    .update(`${slug}\n${canonicalJson(input)}`)
+    .digest('hex');
+}
+
+/** JSON with object keys sorted, so that `{a,b}` and `{b,a}` are the same request. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+const MAX_INPUT_CHARS = 1_000_000;
+
+interface Outcome {
+  status: UsageStatus;
+  output: unknown;
+  inputTokens: number;
+  outputTokens: number;
+  charged: number;
+  errorCode: string | null;
+  latencyMs: number;
+  /** What a FAILED call answers the caller, after it is recorded. */
+  error: AppError | null;
+}
+
+/**
+ * invokeTool: the checks that refuse a call before it runs (and write nothing), the quota
+ * reservation, the call, and the one transaction that charges, records and settles it.
+ */
+export class InvocationService {
+  constructor(
+    private readonly tools: ToolService,
+    private readonly subscriptions: SubscriptionService,
+    private readonly validator: InputValidator,
+    private readonly upstream: UpstreamClient,
+    private readonly rateLimiter: InvokeRateLimiter,
+    private readonly clock: Clock,
+  ) {}
+
+  async invoke(
+    em: EntityManager,
+    loaders: Loaders,
+    viewer: SignedInViewer,
+    requestId: string,
+    args: { slug: string; input: unknown; idempotencyKey?: string | null },
+  ): Promise<ToolInvocation> {
+    const userId = viewer.account.id;
+    const key = args.idempotencyKey ?? null;
+    if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
+      throw new BadUserInputError('idempotencyKey must be 1 to 200 printable characters', [
+        'idempotencyKey',
+      ]);
+    }
+    if (args.input === undefined || (JSON.stringify(args.input) ?? '').length > MAX_INPUT_CHARS) {
+      throw new BadUserInputError('input is missing or too large', ['input']);
+    }
+    const tool = await this.tools.bySlug(em, args.slug);
+    if (!tool) throw new NotFoundError('Tool');
+
+    const sub = await loaders.subscription.load(userId);
+    if (!sub) throw new NotFoundError('Subscription');
+    const plan = await loaders.plan.load(sub.tier);
+    if (TIER_RANK[plan.tier] < TIER_RANK[tool.requiredTier]) {
+      throw new ForbiddenError(`${tool.slug} needs the ${tool.requiredTier} plan or higher`, {
+        requiredTier: tool.requiredTier,
+        currentTier: plan.tier,
+      });
+    }
+
+    const hash = key ? requestHash(tool.slug, args.input) : null;
+    if (key) {
+      const replay = await this.replay(em, loaders, userId, key, hash!);
+      if (replay) return replay;
+    }
+
+    this.validator.validate(`${tool.id}:${tool.updatedAt.getTime()}`, tool.inputSchema, args.input);
+    await this.rateLimiter.consume(userId, plan.requestsPerMinute);
+
+    const estimatedInput = estimateTokens(args.input);
+    const reservation = await this.subscriptions.reserve(
+      em,
+      userId,
+      estimatedInput + tool.maxOutputTokens,
+    );
+
+    let outcome: Outcome;
+    try {
+      outcome = await this.run(tool, args.input, estimatedInput, reservation, requestId);
+    } catch (err) {
+      // Not reached (the breaker refused fast): nothing to record, everything to release.
+      await this.subscriptions.settle(em, reservation, 0);
+      throw err instanceof UpstreamCallError ? err.toGraphQLError() : err;
+    }
+
+    try {
+      const record = await em.transactional(async (tx) => {
+        await this.subscriptions.settle(tx, reservation, outcome.charged);
+        const record = tx.create(UsageRecord, {
+          user: tx.getReference(User, userId),
+          tool: tx.getReference(Tool, tool.id),
+          apiKey: viewer.via === 'apiKey' ? tx.getReference(ApiKey, viewer.apiKeyId) : null,
+          inputTokens: outcome.inputTokens,
+          outputTokens: outcome.outputTokens,
+          totalTokens: outcome.charged,
+          status: outcome.status,
+          errorCode: outcome.errorCode,
+          latencyMs: outcome.latencyMs,
+          createdAt: this.clock.now(),
+          idempotencyKey: outcome.status === UsageStatus.SUCCEEDED ? key : null,
+          requestHash: outcome.status === UsageStatus.SUCCEEDED ? hash : null,
+          output: outcome.status === UsageStatus.SUCCEEDED && key ? outcome.output : null,
+        });
+        await tx.flush();
+        return record;
+      });
+      if (outcome.error) throw outcome.error;
+      loaders.subscription.clear(userId);
+      return {
+        output: outcome.output,
+        usage: record,
+        subscription: await this.subscriptions.viewFor(loaders, userId),
+        replayed: false,
+      };
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException && key) {
+        // A concurrent call with the same key won: release ours and answer with its result.
+        await this.subscriptions.settle(em, reservation, 0);
+        const replay = await this.replay(em.fork(), loaders, userId, key, hash!);
+        if (replay) return replay;
+      }
+      throw err;
+    }
+  }
+
+  private async replay(
+    em: EntityManager,
+    loaders: Loaders,
+    userId: string,
+    key: string,
+    hash: string,
+  ): Promise<ToolInvocation | null> {
+    const record = await em.findOne(UsageRecord, { user: userId, idempotencyKey: key });
+    if (!record) return null;
+    if (record.requestHash !== hash) {
+      throw new ConflictError('This idempotencyKey was used with a different input');
+    }
+    loaders.subscription.clear(userId);
+    return {
+      output: record.output,
+      usage: record,
+      subscription: await this.subscriptions.viewFor(loaders, userId),
+      replayed: true,
+    };
+  }
+
+  /** Runs the tool; a failure that reached it becomes a FAILED outcome, charged nothing. */
+  private async run(
+    tool: Tool,
+    input: unknown,
+    estimatedInput: number,
+    reservation: Reservation,
+    requestId: string,
+  ): Promise<Outcome> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let output: unknown;
+    let reported: { inputTokens: number; outputTokens: number } | null = null;
+    try {
+      if (tool.endpointUrl) {
+        if (!this.tools.endpointAllowed(tool.endpointUrl)) {
+          throw new UpstreamError('This tool’s upstream host is not allowed');
+        }
+        const result = await this.upstream.call(tool.id, tool.endpointUrl, input, requestId);
+        output = result.output;
+        reported = result.usage;
+      } else {
+        const builtin = getBuiltinTool(tool.slug);
+        if (!builtin) throw new UpstreamError('This built-in tool is not available');
+        output = builtin.run(input);
+      }
+    } catch (err) {
+      if (err instanceof UpstreamCallError && !err.reached) throw err;
+      const error =
+        err instanceof UpstreamCallError
+          ? err.toGraphQLError()
+          : err instanceof AppError
+            ? err
+            : new UpstreamError();
+      return {
+        status: UsageStatus.FAILED,
+        output: null,
+        inputTokens: 0,
+        outputTokens: 0,
+        charged: 0,
+        errorCode: String(error.extensions.code),
+        latencyMs: elapsed(),
+        error,
+      };
+    }
+    let inputTokens = reported ? reported.inputTokens : estimatedInput;
+    let outputTokens = reported ? reported.outputTokens : estimateTokens(output);
+    // Never charge more than was reserved: the quota check was made against that amount.
+    if (inputTokens + outputTokens > reservation.amount) {
+      inputTokens = Math.min(inputTokens, reservation.amount);
+      outputTokens = reservation.amount - inputTokens;
+    }
+    return {
+      status: UsageStatus.SUCCEEDED,
+      output,
+      inputTokens,
+      outputTokens,
+      charged: inputTokens + outputTokens,
+      errorCode: null,
+      latencyMs: elapsed(),
+      error: null,
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { signedIn } from '../../auth/require-viewer';
+import type { Context } from '../../context';
+import { Tool } from '../../entities';
+import type { Services } from '../../services';
+import {
+  CreateToolInput,
+  ToolConnection,
+  ToolInvocation,
+  ToolsArgs,
+  UpdateToolInput,
+} from './tool.types';
+
+@Resolver(() => Tool)
+export class ToolResolver {
+  constructor(private readonly services: Services) {}
+
+  @Query(() => ToolConnection, {
+    description: 'Active tools, by slug; any signed-in caller. Each shows its requiredTier.',
+  })
+  tools(@Args(() => ToolsArgs) args: ToolsArgs, @Ctx() ctx: Context): ToolConnection {
+    return this.services.tools.list(ctx.em, args);
+  }
+
+  @Query(() => Tool, { nullable: true, description: 'An active tool by slug; null if none' })
+  tool(@Arg('slug', () => String) slug: string, @Ctx() ctx: Context): Promise<Tool | null> {
+    return this.services.tools.bySlug(ctx.em, slug);
+  }
+
+  @Mutation(() => ToolInvocation, {
+    description:
+      'Runs a tool and charges its tokens. A repeated idempotencyKey with the same input replays the stored result.',
+  })
+  invokeTool(
+    @Arg('slug', () => String) slug: string,
+    @Arg('input', () => GraphQLJSON, { description: 'Must match the tool’s inputSchema' })
+    input: unknown,
+    @Arg('idempotencyKey', () => String, {
+      nullable: true,
+      description: 'Unique per user; kept with the call',
+    })
+    idempotencyKey: string | null | undefined,
+    @Ctx() ctx: Context,
+  ): Promise<ToolInvocation> {
+    return this.services.invocations.invoke(ctx.em, ctx.loaders, signedIn(ctx), ctx.requestId, {
+      slug,
+      input,
+      idempotencyKey,
+    });
+  }
+
+  @Mutation(() => Tool, { description: 'ADMIN: registers a tool; audited' })
+  createTool(
+    @Arg('input', () => CreateToolInput) input: CreateToolInput,
+    @Ctx() ctx: Context,
+  ): Promise<Tool> {
+    return this.services.tools.create(ctx.em, signedIn(ctx), input);
+  }
+
+  @Mutation(() => Tool, { description: 'ADMIN: changes a tool; audited' })
+  updateTool(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateToolInput) input: UpdateToolInput,
+    @Ctx() ctx: Context,
+  ): Promise<Tool> {
+    return this.services.tools.update(ctx.em, signedIn(ctx), id, input);
+  }
+}

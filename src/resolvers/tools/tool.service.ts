@@ -1,0 +1,222 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SignedInViewer } from '../../auth/viewer';
+import { Tool } from '../../entities';
+import { PlanTier } from '../../entities/enums';
+import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
+import { isUuid } from '../../lib/ids';
+import {
+  countRows,
+  decodeCursor,
+  encodeCursor,
+  escapeLike,
+  pageSize,
+  toPage,
+} from '../../lib/pagination';
+import type { AuditService } from '../admin/audit.service';
+import { builtinTools, getBuiltinTool } from './builtins';
+import type { InputValidator } from './input-validator';
+import {
+  type CreateToolInput,
+  ToolConnection,
+  type ToolsArgs,
+  type UpdateToolInput,
+} from './tool.types';
+
+const SLUG_KEY = /^[a-z0-9-]{1,64}$/;
+
+function snapshot(tool: Tool) {
+  return {
+    slug: tool.slug,
+    name: tool.name,
+    description: tool.description,
+    category: tool.category,
+    requiredTier: tool.requiredTier,
+    inputSchema: tool.inputSchema,
+    maxOutputTokens: tool.maxOutputTokens,
+    endpointUrl: tool.endpointUrl,
+    isActive: tool.isActive,
+  };
+}
+
+export class ToolService {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly validator: InputValidator,
+    private readonly hostAllowlist: string[],
+  ) {}
+
+  /** Active tools by slug; every tier's tools are listed, with their requiredTier. */
+  list(em: EntityManager, args: ToolsArgs): ToolConnection {
+    const first = pageSize(args.first);
+    const where = ['t.is_active'];
+    const params: unknown[] = [];
+    if (args.filter?.category) {
+      where.push('t.category = ?');
+      params.push(args.filter.category);
+    }
+    if (args.filter?.search) {
+      const pattern = `%${escapeLike(args.filter.search)}%`;
+      where.push('(t.slug ilike ? or t.name ilike ? or t.description ilike ?)');
+      params.push(pattern, pattern, pattern);
+    }
+    return new ToolConnection({
+      page: async () => {
+        const cursor = decodeCursor(args.after, 'SLUG:ASC', SLUG_KEY);
+        const conditions = [...where];
+        const values = [...params];
+        if (cursor) {
+          conditions.push('t.slug > ?');
+          values.push(cursor.key);
+        }
+        values.push(first + 1);
+        const rows: (Record<string, unknown> & { id: string; slug: string })[] = await em.execute(
+          `select t.* from tools t where ${conditions.join(' and ')} order by t.slug limit ?`,
+          values,
+        );
+        const page = toPage(rows, first, args.after, (row) =>
+          encodeCursor({ order: 'SLUG:ASC', key: row.slug, id: row.id }),
+        );
+        return { ...page, rows: page.rows.map((row) => em.map(Tool, row)) };
+      },
+      count: () => countRows(em, 'tools', where, params),
+    });
+  }
+
+  async bySlug(em: EntityManager, slug: string): Promise<Tool | null> {
+    if (!SLUG_KEY.test(slug)) return null;
+    return em.findOne(Tool, { slug, isActive: true });
+  }
+
+  async create(em: EntityManager, actor: SignedInViewer, input: CreateToolInput): Promise<Tool> {
+    this.validator.checkSchema(input.inputSchema);
+    const endpointUrl = this.checkEndpoint(input.slug, input.endpointUrl ?? null);
+    try {
+      return await em.transactional(async (tx) => {
+        const tool = tx.create(Tool, {
+          slug: input.slug,
+          name: input.name.trim(),
+          description: input.description.trim(),
+          category: input.category.trim(),
+          requiredTier: input.requiredTier,
+          inputSchema: input.inputSchema,
+          maxOutputTokens: input.maxOutputTokens,
+          endpointUrl,
+        });
+        this.audit.record(tx, actor, 'tool.create', 'Tool', tool.id, {
+          before: null,
+          after: snapshot(tool),
+        });
+        await tx.flush();
+        return tool;
+      });
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) {
+        throw new ConflictError(`A tool with slug ${input.slug} already exists`);
+      }
+      throw err;
+    }
+  }
+
+  async update(
+    em: EntityManager,
+    actor: SignedInViewer,
+    id: string,
+    input: UpdateToolInput,
+  ): Promise<Tool> {
+    if (!isUuid(id)) throw new NotFoundError('Tool');
+    if (input.inputSchema !== undefined && input.inputSchema !== null) {
+      this.validator.checkSchema(input.inputSchema);
+    }
+    return em.transactional(async (tx) => {
+      const tool = await tx.findOne(Tool, { id });
+      if (!tool) throw new NotFoundError('Tool');
+      const before = snapshot(tool);
+      for (const field of ['name', 'description', 'category'] as const) {
+        const value = input[field];
+        if (value === null) throw new BadUserInputError(`${field} cannot be null`, [field]);
+        if (value !== undefined) tool[field] = value.trim();
+      }
+      for (const field of ['requiredTier', 'inputSchema', 'maxOutputTokens', 'isActive'] as const) {
+        if (input[field] === null) throw new BadUserInputError(`${field} cannot be null`, [field]);
+      }
+      if (input.requiredTier) tool.requiredTier = input.requiredTier;
+      if (input.inputSchema) tool.inputSchema = input.inputSchema;
+      if (input.maxOutputTokens) tool.maxOutputTokens = input.maxOutputTokens;
+      if (input.isActive !== undefined && input.isActive !== null) tool.isActive = input.isActive;
+      if (input.endpointUrl !== undefined) {
+        tool.endpointUrl = this.checkEndpoint(tool.slug, input.endpointUrl);
+      }
+      tool.updatedAt = new Date();
+      this.audit.record(tx, actor, 'tool.update', 'Tool', tool.id, {
+        before,
+        after: snapshot(tool),
+      });
+      await tx.flush();
+      return tool;
+    });
+  }
+
+  /** http(s) only, on an allowed host when an allow-list is set; none means a built-in. */
+  private checkEndpoint(slug: string, endpointUrl: string | null): string | null {
+    if (endpointUrl === null) {
+      if (!getBuiltinTool(slug)) {
+        throw new BadUserInputError(
+          `There is no built-in tool ${slug}; give an endpointUrl (built in: ${[...builtinTools.keys()].join(', ')})`,
+          ['endpointUrl'],
+        );
+      }
+      return null;
+    }
+    let url: URL;
+    try {
+      url = new URL(endpointUrl);
+    } catch {
+      throw new BadUserInputError('endpointUrl must be an absolute http(s) URL', ['endpointUrl']);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new BadUserInputError('endpointUrl must use http or https', ['endpointUrl']);
+    }
+    if (url.username || url.password) {
+      throw new BadUserInputError('endpointUrl must not carry credentials', ['endpointUrl']);
+    }
+    if (this.hostAllowlist.length > 0 && !this.hostAllowlist.includes(url.hostname.toLowerCase())) {
+      throw new BadUserInputError(`endpointUrl host ${url.hostname} is not allowed`, [
+        'endpointUrl',
+      ]);
+    }
+    return url.toString();
+  }
+
+  /** Seeds the built-in tools that are missing (first start); existing rows are left alone. */
+  async seedBuiltins(em: EntityManager): Promise<number> {
+    let added = 0;
+    for (const builtin of builtinTools.values()) {
+      const exists = await em.findOne(Tool, { slug: builtin.slug });
+      if (exists) continue;
+      em.create(Tool, {
+        slug: builtin.slug,
+        name: builtin.name,
+        description: builtin.description,
+        category: builtin.category,
+        requiredTier: builtin.requiredTier ?? PlanTier.FREE,
+        inputSchema: builtin.inputSchema,
+        maxOutputTokens: builtin.maxOutputTokens,
+        endpointUrl: null,
+      });
+      added += 1;
+    }
+    await em.flush();
+    return added;
+  }
+
+  /** Whether the hosts allow-list admits `url`, checked again at call time. */
+  endpointAllowed(url: string): boolean {
+    if (this.hostAllowlist.length === 0) return true;
+    try {
+      return this.hostAllowlist.includes(new URL(url).hostname.toLowerCase());
+    } catch {
+      return false;
+    }
+  }
+}

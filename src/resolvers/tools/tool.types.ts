@@ -1,0 +1,127 @@
+import { IsInt, IsOptional, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { GraphQLJSON } from 'graphql-scalars';
+import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
+import { Tool, UsageRecord } from '../../entities';
+import { PlanTier } from '../../entities/enums';
+import { connectionType } from '../../lib/pagination';
+import { SubscriptionView } from '../plans/subscription.types';
+
+@ObjectType('ToolConnection', { description: 'A page of tools, by slug' })
+export class ToolConnection extends connectionType(Tool, 'Tool') {}
+
+@InputType({ description: 'Narrows the tool list' })
+export class ToolFilter {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 100)
+  category?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Text in slug, name or description' })
+  @IsOptional()
+  @Length(1, 200, { message: 'search must be 1 to 200 characters' })
+  search?: string | null;
+}
+
+@ArgsType()
+export class ToolsArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size, 1 to 100 (default 20)' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
+  after?: string | null;
+
+  @Field(() => ToolFilter, { nullable: true })
+  filter?: ToolFilter | null;
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+@InputType({ description: 'A new tool (ADMIN)' })
+export class CreateToolInput {
+  @Field(() => String, { description: 'Lower-case letters, digits and dashes; 1 to 64' })
+  @Matches(SLUG, { message: 'slug must be lower-case letters, digits and dashes (1 to 64)' })
+  slug!: string;
+
+  @Field(() => String)
+  @Length(1, 100, { message: 'name must be 1 to 100 characters' })
+  name!: string;
+
+  @Field(() => String)
+  @Length(1, 2000, { message: 'description must be 1 to 2000 characters' })
+  description!: string;
+
+  @Field(() => String)
+  @Length(1, 50, { message: 'category must be 1 to 50 characters' })
+  category!: string;
+
+  @Field(() => PlanTier)
+  requiredTier!: PlanTier;
+
+  @Field(() => GraphQLJSON, { description: 'A JSON Schema object for the input' })
+  inputSchema!: Record<string, unknown>;
+
+  @Field(() => Int, { description: '1 to 100,000' })
+  @IsInt()
+  @Min(1, { message: 'maxOutputTokens must be 1 to 100000' })
+  @Max(100_000, { message: 'maxOutputTokens must be 1 to 100000' })
+  maxOutputTokens!: number;
+
+  @Field(() => String, { nullable: true, description: 'absent = a built-in tool of that slug' })
+  @IsOptional()
+  @MaxLength(2048)
+  endpointUrl?: string | null;
+}
+
+@InputType({ description: 'Tool changes (ADMIN); absent fields stay' })
+export class UpdateToolInput {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 100, { message: 'name must be 1 to 100 characters' })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 2000, { message: 'description must be 1 to 2000 characters' })
+  description?: string | null;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 50, { message: 'category must be 1 to 50 characters' })
+  category?: string | null;
+
+  @Field(() => PlanTier, { nullable: true })
+  requiredTier?: PlanTier | null;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  inputSchema?: Record<string, unknown> | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1, { message: 'maxOutputTokens must be 1 to 100000' })
+  @Max(100_000, { message: 'maxOutputTokens must be 1 to 100000' })
+  maxOutputTokens?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'null makes it built in again' })
+  @IsOptional()
+  @MaxLength(2048)
+  endpointUrl?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  isActive?: boolean | null;
+}
+
+@ObjectType({ description: 'The result of invokeTool' })
+export class ToolInvocation {
+  @Field(() => GraphQLJSON)
+  output!: unknown;
+
+  @Field(() => UsageRecord, { description: 'What the call was charged' })
+  usage!: UsageRecord;
+
+  @Field(() => SubscriptionView, { description: 'The subscription after the charge' })
+  subscription!: SubscriptionView;
+
+  @Field(() => Boolean, { description: 'True when an idempotencyKey replayed an earlier call' })
+  replayed!: boolean;
+}

@@ -1,0 +1,55 @@
+import { Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { signedIn } from '../../auth/require-viewer';
+import type { Context } from '../../context';
+import { ApiKey, Tool, UsageRecord, User } from '../../entities';
+import { NotFoundError } from '../../errors';
+import type { Services } from '../../services';
+import {
+  AllUsageRecordsArgs,
+  UsageRangeArgs,
+  UsageRecordConnection,
+  UsageRecordsArgs,
+  UsageSummary,
+} from './usage.types';
+
+@Resolver(() => UsageRecord)
+export class UsageResolver {
+  constructor(private readonly services: Services) {}
+
+  @Query(() => UsageSummary, {
+    description: 'The caller’s usage; default range: the current period up to now',
+  })
+  async myUsage(@Args(() => UsageRangeArgs) args: UsageRangeArgs, @Ctx() ctx: Context) {
+    const range = this.services.usage.range(args.from, args.to);
+    return ctx.loaders.usageSummary.load({ userId: signedIn(ctx).account.id, ...range });
+  }
+
+  @Query(() => UsageRecordConnection, { description: 'The caller’s tool calls, newest first' })
+  usageRecords(@Args(() => UsageRecordsArgs) args: UsageRecordsArgs, @Ctx() ctx: Context) {
+    return this.services.usage.records(ctx.em, signedIn(ctx).account.id, args);
+  }
+
+  @Query(() => UsageRecordConnection, { description: 'ADMIN: every tool call, newest first' })
+  allUsageRecords(@Args(() => AllUsageRecordsArgs) args: AllUsageRecordsArgs, @Ctx() ctx: Context) {
+    return this.services.usage.records(ctx.em, args.userId ?? null, args);
+  }
+
+  @FieldResolver(() => Tool)
+  async tool(@Root() record: UsageRecord, @Ctx() ctx: Context): Promise<Tool> {
+    const tool = await ctx.loaders.tool.load(record.tool.id);
+    if (!tool) throw new NotFoundError('Tool');
+    return tool;
+  }
+
+  @FieldResolver(() => User)
+  async user(@Root() record: UsageRecord, @Ctx() ctx: Context): Promise<User> {
+    const user = await ctx.loaders.user.load(record.user.id);
+    if (!user) throw new NotFoundError('User');
+    return user;
+  }
+
+  @FieldResolver(() => ApiKey, { nullable: true, description: 'The key used, if any' })
+  apiKey(@Root() record: UsageRecord, @Ctx() ctx: Context): Promise<ApiKey | null> | null {
+    return record.apiKey ? ctx.loaders.apiKey.load(record.apiKey.id) : null;
+  }
+}

@@ -1,0 +1,93 @@
+import { IsOptional, Length } from 'class-validator';
+import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Tool, UsageRecord } from '../../entities';
+import { UsageStatus } from '../../entities/enums';
+import { connectionType } from '../../lib/pagination';
+
+@ObjectType('UsageRecordConnection', { description: 'A page of usage records, newest first' })
+export class UsageRecordConnection extends connectionType(UsageRecord, 'UsageRecord') {}
+
+@ObjectType({ description: 'Calls and tokens of one tool' })
+export class UsageByTool {
+  @Field(() => Tool)
+  tool!: Tool;
+
+  @Field(() => Int)
+  calls!: number;
+
+  @Field(() => Int)
+  totalTokens!: number;
+}
+
+@ObjectType({ description: 'Calls and tokens of one UTC day; day is YYYY-MM-DD in UTC' })
+export class UsageByDay {
+  @Field(() => String)
+  day!: string;
+
+  @Field(() => Int)
+  calls!: number;
+
+  @Field(() => Int)
+  totalTokens!: number;
+}
+
+@ObjectType({
+  description: 'Usage over a time range: calls that reached a tool and tokens charged',
+})
+export class UsageSummary {
+  @Field(() => Int)
+  calls!: number;
+
+  @Field(() => Int)
+  totalTokens!: number;
+
+  @Field(() => [UsageByTool], { description: 'Most tokens first' })
+  byTool!: UsageByTool[];
+
+  @Field(() => [UsageByDay], { description: 'Oldest day first; days without calls are left out' })
+  byDay!: UsageByDay[];
+}
+
+@InputType({ description: 'Narrows a usage record list' })
+export class UsageFilter {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 64)
+  toolSlug?: string | null;
+
+  @Field(() => UsageStatus, { nullable: true })
+  status?: UsageStatus | null;
+
+  @Field(() => Date, { nullable: true, description: 'At or after' })
+  from?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Before' })
+  to?: Date | null;
+}
+
+@ArgsType()
+export class UsageRecordsArgs {
+  @Field(() => Int, { nullable: true, description: 'Page size, 1 to 100 (default 20)' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
+  after?: string | null;
+
+  @Field(() => UsageFilter, { nullable: true })
+  filter?: UsageFilter | null;
+}
+
+@ArgsType()
+export class AllUsageRecordsArgs extends UsageRecordsArgs {
+  @Field(() => ID, { nullable: true, description: 'Only this user’s records' })
+  userId?: string | null;
+}
+
+@ArgsType()
+export class UsageRangeArgs {
+  @Field(() => Date, { nullable: true, description: 'Default: start of the current period' })
+  from?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Default: now' })
+  to?: Date | null;
+}

@@ -1,0 +1,16 @@
+import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../context';
+import { User } from '../../entities';
+import type { Services } from '../../services';
+import { UsageRangeArgs, UsageSummary } from './usage.types';
+
+@Resolver(() => User)
+export class UserUsageResolver {
+  constructor(private readonly services: Services) {}
+
+  @FieldResolver(() => UsageSummary, { description: 'Owner or admin; batched across users' })
+  usage(@Root() user: User, @Args(() => UsageRangeArgs) args: UsageRangeArgs, @Ctx() ctx: Context) {
+    const range = this.services.usage.range(args.from, args.to);
+    return ctx.loaders.usageSummary.load({ userId: user.id, ...range });
+  }
+}
