@@ -1,4 +1,4 @@
-import { bool, cleanEnv, makeValidator, num, port, str, url } from 'envalid';
+import { bool, cleanEnv, makeValidator, str, url } from 'envalid';
 
 /** A whole number within [min, max]; envalid's `num` accepts fractions and any range. */
 const intRange = (min: number, max: number) =>
@@ -66,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     {
       NODE_ENV: str({ choices: ['development', 'test', 'production'], default: 'development' }),
       HOST: str({ default: 'localhost' }),
-      PORT: port({ default: 4000 }),
+      PORT: intRange(0, 65_535)({ default: 4000 }),
       LOG_LEVEL: str({
         choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
         default: 'info',

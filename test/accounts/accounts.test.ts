@@ -1,0 +1,294 @@
+import jwt from 'jsonwebtoken';
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
+import { unique } from '../helpers/seed';
+
+const ME = `{ me { id email name role isActive } }`;
+const REFRESH = `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }`;
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('register and login', () => {
+  it('registers on FREE, lower-cases the email and signs in', async () => {
+    const email = `${unique()}@Example.COM`;
+    const res = await t.gql(
+      `mutation($i: RegisterInput!) { register(input: $i) { accessToken accessTokenExpiresAt user { email role } } }`,
+      { i: { email, password: 'password-123', name: 'Ann' } },
+    );
+    const data = expectNoErrors(res);
+    expect(data.register.user.email).toBe(email.toLowerCase());
+    expect(data.register.user.role).toBe('USER');
+    const ttl = new Date(data.register.accessTokenExpiresAt).getTime() - Date.now();
+    expect(ttl).toBeGreaterThan(14 * 60_000);
+    expect(ttl).toBeLessThanOrEqual(15 * 60_000);
+    const me = expectNoErrors(
+      await t.gql(
+        `{ me { email subscription { plan { tier } tokensUsed } } }`,
+        {},
+        data.register.accessToken,
+      ),
+    );
+    expect(me.me.email).toBe(email.toLowerCase());
+    expect(me.me.subscription).toEqual({ plan: { tier: 'FREE' }, tokensUsed: 0 });
+  });
+
+  it('refuses a second registration of the same email in any case with CONFLICT', async () => {
+    const u = await t.seed.user();
+    const res = await t.gql(
+      `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`,
+      {
+        i: { email: u.email.toUpperCase(), password: 'password-123', name: 'Dup' },
+      },
+    );
+    expectErrorCode(res, 'CONFLICT');
+  });
+
+  it.each([
+    [{ email: 'not-an-email', password: 'password-123', name: 'A' }, 'email'],
+    [{ email: 'a@b.io', password: 'short', name: 'A' }, 'password'],
+    [{ email: 'a@b.io', password: 'x'.repeat(129), name: 'A' }, 'password'],
+    [{ email: 'a@b.io', password: 'password-123', name: '' }, 'name'],
+    [{ email: 'a@b.io', password: 'password-123', name: 'n'.repeat(101) }, 'name'],
+  ])('refuses invalid registration input %j with BAD_USER_INPUT on %s', async (input, field) => {
+    const res = await t.gql(
+      `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`,
+      {
+        i: input,
+      },
+    );
+    const err = expectErrorCode(res, 'BAD_USER_INPUT');
+    expect(err.extensions?.fields).toContain(field);
+  });
+
+  it('answers the same UNAUTHENTICATED for an unknown email and a wrong password', async () => {
+    const u = await t.seed.user();
+    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+    const wrong = expectErrorCode(
+      await t.gql(LOGIN, { i: { email: u.email, password: 'wrong-password' } }),
+      'UNAUTHENTICATED',
+    );
+    const unknown = expectErrorCode(
+      await t.gql(LOGIN, { i: { email: `${unique()}@example.com`, password: 'wrong-password' } }),
+      'UNAUTHENTICATED',
+    );
+    expect(wrong.message).toBe(unknown.message);
+    expectNoErrors(
+      await t.gql(LOGIN, { i: { email: u.email.toUpperCase(), password: u.password } }),
+    );
+  });
+});
+
+describe('access tokens', () => {
+  it('refuses no token, garbage, alg none, another algorithm, wrong issuer/audience, bad signature and expiry', async () => {
+    const u = await t.seed.user();
+    const secret = 'test-secret-0123456789-abcdefghijklmnop';
+    const payload = jwt.decode(u.accessToken) as Record<string, unknown>;
+    const claims = { sid: payload.sid, sub: payload.sub };
+    const forged = [
+      'garbage',
+      `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims, iss: 'switchboard', aud: 'switchboard-api', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.`,
+      jwt.sign(claims, secret, {
+        algorithm: 'HS512',
+        issuer: 'switchboard',
+        audience: 'switchboard-api',
+        expiresIn: 600,
+      }),
+      jwt.sign(claims, secret, {
+        algorithm: 'HS256',
+        issuer: 'someone-else',
+        audience: 'switchboard-api',
+        expiresIn: 600,
+      }),
+      jwt.sign(claims, secret, {
+        algorithm: 'HS256',
+        issuer: 'switchboard',
+        audience: 'another-api',
+        expiresIn: 600,
+      }),
+      jwt.sign(claims, 'a-different-secret-0123456789abcdef', {
+        algorithm: 'HS256',
+        issuer: 'switchboard',
+        audience: 'switchboard-api',
+        expiresIn: 600,
+      }),
+      jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, secret, {
+        algorithm: 'HS256',
+        issuer: 'switchboard',
+        audience: 'switchboard-api',
+      }),
+    ];
+    expectErrorCode(await t.gql(ME), 'UNAUTHENTICATED');
+    for (const token of forged) {
+      expectErrorCode(await t.gql(ME, {}, token), 'UNAUTHENTICATED');
+    }
+    // The same claims, signed properly, are accepted: the refusals above are about the token.
+    const good = jwt.sign(claims, secret, {
+      algorithm: 'HS256',
+      issuer: 'switchboard',
+      audience: 'switchboard-api',
+      expiresIn: 600,
+    });
+    expect(expectNoErrors(await t.gql(ME, {}, good)).me.id).toBe(u.id);
+  });
+});
+
+describe('refresh tokens', () => {
+  it('rotates: the new pair works, the old refresh token stops working', async () => {
+    const u = await t.seed.user();
+    const first = expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
+    expect(first.refreshToken.refreshToken).not.toBe(u.refreshToken);
+    expectNoErrors(await t.gql(ME, {}, first.refreshToken.accessToken));
+    const second = expectNoErrors(await t.gql(REFRESH, { t: first.refreshToken.refreshToken }));
+    expectNoErrors(await t.gql(ME, {}, second.refreshToken.accessToken));
+  });
+
+  it('revokes the whole session when a rotated token is presented again', async () => {
+    const u = await t.seed.user();
+    const rotated = expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
+    expectErrorCode(await t.gql(REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    // Every token descended from that login is dead, access token included.
+    expectErrorCode(
+      await t.gql(REFRESH, { t: rotated.refreshToken.refreshToken }),
+      'UNAUTHENTICATED',
+    );
+    expectErrorCode(await t.gql(ME, {}, rotated.refreshToken.accessToken), 'UNAUTHENTICATED');
+  });
+
+  it('lets only one of two concurrent uses of the same token win, and then revokes the session', async () => {
+    const u = await t.seed.user();
+    const [a, b] = await Promise.all([
+      t.gql(REFRESH, { t: u.refreshToken }),
+      t.gql(REFRESH, { t: u.refreshToken }),
+    ]);
+    const ok = [a, b].filter((r) => !r.errors);
+    expect(ok.length).toBeLessThanOrEqual(1);
+    if (ok[0]) {
+      const next = ok[0].data!.refreshToken.refreshToken;
+      expectErrorCode(await t.gql(REFRESH, { t: next }), 'UNAUTHENTICATED');
+    }
+  });
+
+  it('refuses unknown refresh tokens', async () => {
+    expectErrorCode(await t.gql(REFRESH, { t: 'x'.repeat(43) }), 'UNAUTHENTICATED');
+  });
+});
+
+describe('logout, logoutAll, changePassword, profile', () => {
+  it('logout ends one session and leaves the others', async () => {
+    const u = await t.seed.user();
+    const other = expectNoErrors(
+      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }`, {
+        i: { email: u.email, password: u.password },
+      }),
+    ).login;
+    const res = expectNoErrors(
+      await t.gql(
+        `mutation($t: String!) { logout(refreshToken: $t) }`,
+        { t: u.refreshToken },
+        u.accessToken,
+      ),
+    );
+    expect(res.logout).toBe(true);
+    expectErrorCode(await t.gql(REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(ME, {}, u.accessToken), 'UNAUTHENTICATED');
+    expectNoErrors(await t.gql(ME, {}, other.accessToken));
+    expectNoErrors(await t.gql(REFRESH, { t: other.refreshToken }));
+  });
+
+  it('logout of someone else’s refresh token does nothing', async () => {
+    const a = await t.seed.user();
+    const b = await t.seed.user();
+    const res = expectNoErrors(
+      await t.gql(
+        `mutation($t: String!) { logout(refreshToken: $t) }`,
+        { t: b.refreshToken },
+        a.accessToken,
+      ),
+    );
+    expect(res.logout).toBe(false);
+    expectNoErrors(await t.gql(REFRESH, { t: b.refreshToken }));
+  });
+
+  it('logoutAll revokes every session of the caller', async () => {
+    const u = await t.seed.user();
+    const other = expectNoErrors(
+      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
+        i: { email: u.email, password: u.password },
+      }),
+    ).login;
+    expectNoErrors(await t.gql(`mutation { logoutAll }`, {}, u.accessToken));
+    expectErrorCode(await t.gql(REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(REFRESH, { t: other.refreshToken }), 'UNAUTHENTICATED');
+  });
+
+  it('changePassword needs the current password, then keeps only the caller’s session', async () => {
+    const u = await t.seed.user();
+    const other = expectNoErrors(
+      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }`, {
+        i: { email: u.email, password: u.password },
+      }),
+    ).login;
+    const CHANGE = `mutation($i: ChangePasswordInput!) { changePassword(input: $i) }`;
+    const wrong = expectErrorCode(
+      await t.gql(
+        CHANGE,
+        { i: { currentPassword: 'nope-nope-nope', newPassword: 'new-password-1' } },
+        u.accessToken,
+      ),
+      'BAD_USER_INPUT',
+    );
+    expect(wrong.extensions?.fields).toContain('currentPassword');
+    expectErrorCode(
+      await t.gql(
+        CHANGE,
+        { i: { currentPassword: u.password, newPassword: 'short' } },
+        u.accessToken,
+      ),
+      'BAD_USER_INPUT',
+    );
+    expectNoErrors(
+      await t.gql(
+        CHANGE,
+        { i: { currentPassword: u.password, newPassword: 'new-password-1' } },
+        u.accessToken,
+      ),
+    );
+    expectNoErrors(await t.gql(ME, {}, u.accessToken));
+    expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
+    expectErrorCode(await t.gql(ME, {}, other.accessToken), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(REFRESH, { t: other.refreshToken }), 'UNAUTHENTICATED');
+    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+    expectErrorCode(
+      await t.gql(LOGIN, { i: { email: u.email, password: u.password } }),
+      'UNAUTHENTICATED',
+    );
+    expectNoErrors(await t.gql(LOGIN, { i: { email: u.email, password: 'new-password-1' } }));
+  });
+
+  it('updateProfile changes the name and refuses a blank one without writing', async () => {
+    const u = await t.seed.user();
+    const UPDATE = `mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { name } }`;
+    expect(
+      expectNoErrors(await t.gql(UPDATE, { i: { name: '  Bea  ' } }, u.accessToken)).updateProfile
+        .name,
+    ).toBe('Bea');
+    expectErrorCode(await t.gql(UPDATE, { i: { name: '   ' } }, u.accessToken), 'BAD_USER_INPUT');
+    expect(expectNoErrors(await t.gql(ME, {}, u.accessToken)).me.name).toBe('Bea');
+  });
+
+  it('refuses session management to anonymous callers', async () => {
+    expectErrorCode(await t.gql(`mutation { logoutAll }`), 'UNAUTHENTICATED');
+    expectErrorCode(
+      await t.gql(
+        `mutation { changePassword(input: { currentPassword: "a", newPassword: "bbbbbbbb" }) }`,
+      ),
+      'UNAUTHENTICATED',
+    );
+  });
+});

@@ -1,0 +1,50 @@
+import 'reflect-metadata';
+import { createApp, type App, type AppOptions } from '../../src/app';
+import type { Config } from '../../src/config';
+import { gql } from './graphql';
+import { Seed } from './seed';
+import { testConfig } from './test-config';
+
+export interface TestApp {
+  app: App;
+  url: string;
+  seed: Seed;
+  gql: <T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+  ) => ReturnType<typeof gql<T>>;
+  /** Runs `fn` and returns the SQL statements this app sent meanwhile. */
+  countQueries(fn: () => Promise<unknown>): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** A real server on an ephemeral port against the test database. */
+export async function startTestApp(
+  overrides: Partial<Config> = {},
+  options: AppOptions = {},
+): Promise<TestApp> {
+  const app = await createApp(testConfig(overrides), options);
+  const url = await app.listen();
+  const knex = app.orm.em.getKnex();
+  const testApp: TestApp = {
+    app,
+    url,
+    seed: undefined as unknown as Seed,
+    gql: (query, variables, token) => gql(url, query, variables, token),
+    async countQueries(fn) {
+      const seen: string[] = [];
+      const listener = (q: { sql: string }) => seen.push(q.sql);
+      knex.on('query', listener);
+      try {
+        await fn();
+      } finally {
+        knex.removeListener('query', listener);
+      }
+      return seen;
+    },
+    close: () => app.close(),
+  };
+  testApp.seed = new Seed(testApp);
+  return testApp;
+}

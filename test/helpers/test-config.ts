@@ -1,0 +1,24 @@
+import { loadConfig, type Config } from '../../src/config';
+
+export const TEST_ADMIN = { email: 'admin@switchboard.test', password: 'admin-password-123' };
+
+/** The configuration every test app starts from: the test database, a free port, quiet logs. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url)
+    throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (globalSetup)');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    BCRYPT_COST: '10',
+    DB_POOL_MAX: '4',
+    JWT_SECRET: 'test-secret-0123456789-abcdefghijklmnop',
+    ADMIN_EMAIL: TEST_ADMIN.email,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
+  });
+  return { ...config, ...overrides };
+}
