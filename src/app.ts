@@ -246,8 +246,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     return503OnClosing: true,
   });
+  // While draining, keep-alive connections end with their last response so close() can finish.
+  let draining = false;
   server.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (draining) reply.header('connection', 'close');
+  });
+  server.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+  server.addHook('onResponse', async () => {
+    if (draining) server.server.closeIdleConnections();
   });
   await server.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
@@ -330,6 +339,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async close() {
       if (closed) return;
       closed = true;
+      draining = true;
+      server.server.closeIdleConnections();
       await server.close();
       await upstream.close();
       redis?.disconnect();

@@ -1,0 +1,264 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import net from 'node:net';
+import { loadConfig } from '../../src/config';
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectErrorCode, expectNoErrors, gql } from '../helpers/graphql';
+import { TEST_ADMIN } from '../helpers/test-config';
+
+/** A TCP proxy to the database that a test can cut and restore, to play an outage. */
+async function startDbProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port), target.hostname);
+        sockets.add(client).add(upstream);
+        client.pipe(upstream).pipe(client);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  await listen();
+  return {
+    url() {
+      const u = new URL(target.toString());
+      u.host = `127.0.0.1:${port}`;
+      return u.toString();
+    },
+    async cut() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      });
+    },
+    restore: listen,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await fn()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+describe('HTTP surface', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ corsOrigins: ['https://app.example'] });
+  });
+  afterAll(() => t.close());
+
+  it('answers /health and /ready with {"status":"ok"}', async () => {
+    for (const path of ['/health', '/ready']) {
+      const res = await fetch(`${t.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+    }
+  });
+
+  it('gives every response a request id and reuses a valid incoming one', async () => {
+    const fresh = await fetch(`${t.url}/health`);
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const reused = await fetch(`${t.url}/health`, { headers: { 'x-request-id': 'trace-abc.123' } });
+    expect(reused.headers.get('x-request-id')).toBe('trace-abc.123');
+    const bad = await fetch(`${t.url}/health`, {
+      headers: { 'x-request-id': 'no spaces <script>' },
+    });
+    expect(bad.headers.get('x-request-id')).not.toBe('no spaces <script>');
+  });
+
+  it('allows only configured CORS origins', async () => {
+    const allowed = await fetch(`${t.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const refused = await fetch(`${t.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('serves the IDE to browsers from its own assets, and GraphQL to clients', async () => {
+    const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Switchboard GraphQL IDE');
+    expect(html).not.toMatch(/src="https?:\/\//);
+    const query = await fetch(
+      `${t.url}/graphql?query=${encodeURIComponent('{ plans { tier } }')}`,
+      {
+        headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+      },
+    );
+    expect(await query.json()).toEqual({
+      data: { plans: [{ tier: 'FREE' }, { tier: 'PRO' }, { tier: 'ENTERPRISE' }] },
+    });
+  });
+
+  it('keeps every error to the contract’s codes: a GraphQL validation error is BAD_USER_INPUT', async () => {
+    const res = await t.gql(`{ nope }`);
+    expectErrorCode(res, 'BAD_USER_INPUT');
+    const plans = expectNoErrors(
+      await t.gql(`{ plans { tier monthlyTokenQuota requestsPerMinute } }`),
+    );
+    expect(plans.plans).toEqual([
+      { tier: 'FREE', monthlyTokenQuota: 10000, requestsPerMinute: 10 },
+      { tier: 'PRO', monthlyTokenQuota: 1000000, requestsPerMinute: 120 },
+      { tier: 'ENTERPRISE', monthlyTokenQuota: null, requestsPerMinute: 1200 },
+    ]);
+  });
+});
+
+describe('readiness follows the database', () => {
+  it('turns 503 while the database is unreachable and back to 200 when it returns', async () => {
+    const proxy = await startDbProxy(new URL(process.env.TEST_DATABASE_URL!));
+    const t = await startTestApp({ databaseUrl: proxy.url(), dbPoolMax: 2 });
+    try {
+      expect((await fetch(`${t.url}/ready`)).status).toBe(200);
+      await proxy.cut();
+      const down = await fetch(`${t.url}/ready`);
+      expect(down.status).toBe(503);
+      expect((await down.json()).status).not.toBe('ok');
+      expect((await fetch(`${t.url}/health`)).status).toBe(200);
+      await proxy.restore();
+      const back = await waitFor(async () => (await fetch(`${t.url}/ready`)).status === 200, 8_000);
+      expect(back).toBe(true);
+    } finally {
+      await t.close();
+      await proxy.stop();
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('names each bad variable and refuses a missing or weak JWT_SECRET in production', () => {
+    expect(() => loadConfig({ PORT: 'eighty', BCRYPT_COST: '4' })).toThrow(
+      /PORT[\s\S]*BCRYPT_COST|BCRYPT_COST[\s\S]*PORT/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /JWT_SECRET: required in production/,
+    );
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' }),
+    ).toThrow(/JWT_SECRET: too weak/);
+    const ok = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'Zq8#rT2!vLp9@wX4$kM7%nB3^cF6&hJ1*',
+    });
+    expect(ok.ide).toBe(false);
+    expect(ok.introspection).toBe(false);
+    expect(loadConfig({}).port).toBe(4000);
+  });
+});
+
+describe('SIGTERM', () => {
+  it('drains: the in-flight request finishes, new ones are refused, the process exits 0', async () => {
+    let release: () => void = () => undefined;
+    const upstream: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        release = () => res.end(JSON.stringify({ output: { ok: true } }));
+        setTimeout(release, 1_500);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}/`;
+
+    const child = spawn(process.execPath, ['scripts/run-ts.mjs', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        DATABASE_URL: process.env.TEST_DATABASE_URL,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        BCRYPT_COST: '10',
+        DB_POOL_MAX: '2',
+        ADMIN_EMAIL: TEST_ADMIN.email,
+        ADMIN_PASSWORD: TEST_ADMIN.password,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    try {
+      const ready = await waitFor(async () => out.includes('Switchboard is ready'), 20_000);
+      expect(ready).toBe(true);
+      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out)![1]!;
+
+      const admin = expectNoErrors(
+        await gql(url, `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+          i: TEST_ADMIN,
+        }),
+      ).login.accessToken as string;
+      const slug = `slow-${process.pid}-${Date.now()}`;
+      expectNoErrors(
+        await gql(
+          url,
+          `mutation($i: CreateToolInput!) { createTool(input: $i) { id } }`,
+          {
+            i: {
+              slug,
+              name: 'Slow',
+              description: 'Answers slowly',
+              category: 'test',
+              requiredTier: 'FREE',
+              inputSchema: { type: 'object' },
+              maxOutputTokens: 10,
+              endpointUrl: upstreamUrl,
+            },
+          },
+          admin,
+        ),
+      );
+      const inFlight = gql(
+        url,
+        `mutation($s: String!) { invokeTool(slug: $s, input: {}) { output } }`,
+        { s: slug },
+        admin,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      const refused = await fetch(`${url}/health`).then(
+        (res) => res.status,
+        () => 'refused',
+      );
+      expect([503, 'refused']).toContain(refused);
+      const done = await inFlight;
+      expect(expectNoErrors(done).invokeTool.output).toEqual({ ok: true });
+      const code = await exited;
+      if (code !== 0) process.stderr.write(out);
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      upstream.closeAllConnections();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
+});
