@@ -23,10 +23,12 @@ import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
 import { InvokeRateLimiter } from './lib/rate-limit';
 import { createLoaders } from './loaders';
+import { Metrics } from './metrics';
 import { permissions, unwrapAllowedFields } from './permissions';
 import { AccountService } from './resolvers/accounts/account.service';
 import { AdminService } from './resolvers/admin/admin.service';
 import { AuditService } from './resolvers/admin/audit.service';
+import { StatsService } from './resolvers/admin/stats.service';
 import { ApiKeyService } from './resolvers/api-keys/api-key.service';
 import { SubscriptionService } from './resolvers/plans/subscription.service';
 import { TaskService } from './resolvers/tasks/task.service';
@@ -209,6 +211,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tasks: new TaskService(audit),
     admin: new AdminService(audit),
     audit,
+    stats: new StatsService(),
     subscriptions,
     tools,
     invocations: new InvocationService(
@@ -258,6 +261,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   server.addHook('onResponse', async () => {
     if (draining) server.server.closeIdleConnections();
   });
+  const metrics = new Metrics(config.nodeEnv !== 'test');
+  metrics.register(server);
   await server.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     credentials: true,

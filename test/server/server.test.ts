@@ -86,6 +86,16 @@ describe('HTTP surface', () => {
     expect(bad.headers.get('x-request-id')).not.toBe('no spaces <script>');
   });
 
+  it('exposes Prometheus metrics that count the requests served', async () => {
+    await fetch(`${t.url}/health`);
+    const res = await fetch(`${t.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(
+      /switchboard_http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} [1-9]/,
+    );
+  });
+
   it('allows only configured CORS origins', async () => {
     const allowed = await fetch(`${t.url}/graphql`, {
       method: 'OPTIONS',
@@ -139,7 +149,7 @@ describe('readiness follows the database', () => {
       await proxy.cut();
       const down = await fetch(`${t.url}/ready`);
       expect(down.status).toBe(503);
-      expect((await down.json()).status).not.toBe('ok');
+      expect(((await down.json()) as { status: string }).status).not.toBe('ok');
       expect((await fetch(`${t.url}/health`)).status).toBe(200);
       await proxy.restore();
       const back = await waitFor(async () => (await fetch(`${t.url}/ready`)).status === 200, 8_000);

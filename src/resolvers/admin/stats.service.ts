@@ -1,0 +1,85 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { TaskStatus } from '../../entities/enums';
+import { BadUserInputError } from '../../errors';
+import type { Loaders } from '../../loaders';
+import type { UsageByTool } from '../usage/usage.types';
+
+function days(last: number | null | undefined): number {
+  const value = last ?? 30;
+  if (!Number.isInteger(value) || value < 1 || value > 366) {
+    throw new BadUserInputError('last must be 1 to 366 days', ['last']);
+  }
+  return value;
+}
+
+/**
+ * Platform statistics in a handful of aggregate statements, never per user: the totals in
+ * two, and each usage figure in one more, only when it is asked for.
+ */
+export class StatsService {
+  async totals(em: EntityManager) {
+    const [users, tasks] = await Promise.all([
+      em.execute<{ users: string; active: string; admins: string }[]>(
+        `select count(*) as users, count(*) filter (where is_active) as active,
+                count(*) filter (where role = 'ADMIN' and is_active) as admins from users`,
+      ),
+      em.execute<{ status: TaskStatus; n: string }[]>(
+        `select status, count(*) as n from tasks group by status`,
+      ),
+    ]);
+    const byStatus = new Map(tasks.map((row) => [row.status, Number(row.n)]));
+    const tasksByStatus = Object.values(TaskStatus).map((status) => ({
+      status,
+      count: byStatus.get(status) ?? 0,
+    }));
+    return {
+      users: Number(users[0]?.users ?? 0),
+      activeUsers: Number(users[0]?.active ?? 0),
+      admins: Number(users[0]?.admins ?? 0),
+      tasks: tasksByStatus.reduce((sum, s) => sum + s.count, 0),
+      tasksByStatus,
+    };
+  }
+
+  async calls(em: EntityManager, last: number | null | undefined): Promise<number> {
+    const rows = await em.execute<{ n: string }[]>(
+      `select count(*) as n from usage_records where created_at >= now() - make_interval(days => ?)`,
+      [days(last)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async tokens(em: EntityManager, last: number | null | undefined): Promise<number> {
+    const rows = await em.execute<{ n: string }[]>(
+      `select coalesce(sum(total_tokens), 0) as n from usage_records
+        where created_at >= now() - make_interval(days => ?)`,
+      [days(last)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** The tools with the most tokens in the last 30 days. */
+  async topTools(
+    em: EntityManager,
+    loaders: Loaders,
+    limit: number | null | undefined,
+  ): Promise<UsageByTool[]> {
+    const n = limit ?? 5;
+    if (!Number.isInteger(n) || n < 1 || n > 50) {
+      throw new BadUserInputError('limit must be 1 to 50', ['limit']);
+    }
+    const rows = await em.execute<{ tool_id: string; calls: string; tokens: string }[]>(
+      `select tool_id, count(*) as calls, coalesce(sum(total_tokens), 0) as tokens
+         from usage_records where created_at >= now() - interval '30 days'
+        group by tool_id order by tokens desc, calls desc limit ?`,
+      [n],
+    );
+    const tools = await loaders.tool.loadMany(rows.map((r) => r.tool_id));
+    return rows.flatMap((row, i) => {
+      const tool = tools[i];
+      return tool && !(tool instanceof Error)
+        ? [{ tool, calls: Number(row.calls), totalTokens: Number(row.tokens) }]
+        : [];
+    });
+  }
+}
