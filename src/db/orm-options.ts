@@ -5,8 +5,11 @@ import { SeedManager } from '@mikro-orm/seeder';
 import { entities } from '../entities';
 import { migrationsList } from '../migrations';
 
-/** MikroORM options shared by the server, the CLI and the tests. */
-export function ormOptions(clientUrl: string, poolMax: number): Options {
+/**
+ * MikroORM options shared by the server, the CLI and the tests. Only the CLI keeps the schema
+ * snapshot (it diffs against it to write new migrations); the server never writes to src/.
+ */
+export function ormOptions(clientUrl: string, poolMax: number, forCli = false): Options {
   return defineConfig({
     clientUrl,
     entities,
@@ -23,7 +26,7 @@ export function ormOptions(clientUrl: string, poolMax: number): Options {
       snapshotName: '.snapshot-switchboard',
       transactional: true,
       allOrNothing: true,
-      snapshot: true,
+      snapshot: forCli,
       path: 'src/migrations',
       pathTs: 'src/migrations',
       emit: 'ts',
