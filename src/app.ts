@@ -202,6 +202,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     breakerFailures: config.toolBreakerFailures,
     breakerResetMs: config.toolBreakerResetMs,
   });
+  const metrics = new Metrics(config.nodeEnv !== 'test');
   const validator = new InputValidator();
   const audit = new AuditService();
   const subscriptions = new SubscriptionService(audit, clock);
@@ -221,6 +222,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       upstream,
       new InvokeRateLimiter(redis),
       clock,
+      config.toolTimeoutMs + 5_000,
+      metrics,
     ),
     usage: new UsageService(clock),
     apiKeys: new ApiKeyService(clock),
@@ -261,7 +264,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   server.addHook('onResponse', async () => {
     if (draining) server.server.closeIdleConnections();
   });
-  const metrics = new Metrics(config.nodeEnv !== 'test');
   metrics.register(server);
   await server.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,

@@ -15,6 +15,7 @@ import { User } from './user.entity';
 @ObjectType({ description: 'An admin action: who did what to which target, before and after' })
 @Entity({ tableName: 'audit_entries' })
 @Index({ name: 'audit_entries_created_idx', properties: ['createdAt', 'id'] })
+@Index({ name: 'audit_entries_target_idx', properties: ['targetType', 'targetId'] })
 export class AuditEntry {
   [OptionalProps]?: 'actor' | 'targetId' | 'details' | 'createdAt';
 

@@ -1,6 +1,7 @@
 import { ApiKey } from './api-key.entity';
 import { AuditEntry } from './audit-entry.entity';
 import { AuthSession, RefreshToken } from './auth-session.entity';
+import { IdempotencyClaim } from './idempotency-claim.entity';
 import { Plan } from './plan.entity';
 import { Subscription } from './subscription.entity';
 import { Task } from './task.entity';
@@ -19,6 +20,7 @@ export const entities = [
   ApiKey,
   UsageRecord,
   AuditEntry,
+  IdempotencyClaim,
 ];
 
 export {

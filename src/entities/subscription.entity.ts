@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import {
   BigIntType,
   Entity,
-  Enum,
+  ManyToOne,
   OneToOne,
   PrimaryKey,
   Property,
   type Ref,
   OptionalProps,
+  Check,
 } from '@mikro-orm/core';
 import { PlanTier } from './enums';
+import { Plan } from './plan.entity';
 import { User } from './user.entity';
 
 /**
@@ -18,6 +20,10 @@ import { User } from './user.entity';
  * rolls it over, so no scheduled job is needed.
  */
 @Entity({ tableName: 'subscriptions' })
+@Check({
+  name: 'subscriptions_tokens_check',
+  expression: 'tokens_used >= 0 and tokens_reserved >= 0',
+})
 export class Subscription {
   [OptionalProps]?: 'tier' | 'tokensUsed' | 'tokensReserved' | 'createdAt' | 'updatedAt';
 
@@ -27,7 +33,14 @@ export class Subscription {
   @OneToOne(() => User, { ref: true, owner: true, unique: true, deleteRule: 'cascade' })
   user!: Ref<User>;
 
-  @Enum({ items: () => PlanTier, nativeEnumName: 'plan_tier' })
+  /** The plan, held as its key (a foreign key to plans.tier). */
+  @ManyToOne(() => Plan, {
+    mapToPk: true,
+    fieldName: 'tier',
+    columnType: 'plan_tier',
+    default: 'FREE',
+    updateRule: 'cascade',
+  })
   tier: PlanTier = PlanTier.FREE;
 
   @Property({ type: 'timestamptz' })

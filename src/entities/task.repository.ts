@@ -47,6 +47,19 @@ const ORDER_KEYS: Record<TaskOrderField, { sql: string; cast: string; pattern: R
   PRIORITY: { sql: 't.priority', cast: 'task_priority', pattern: /^(LOW|MEDIUM|HIGH|URGENT)$/ },
 };
 
+function orderName(order: TaskOrderValues): string {
+  return `${order.field}:${order.direction}`;
+}
+
+/**
+ * Reads `after` for `order`; BAD_USER_INPUT on `after` if it is malformed or was made for
+ * another ordering. Services call it before building a connection, so that a bad cursor is
+ * refused whatever fields are asked for, and never fails a batch of other lists.
+ */
+export function decodeTaskCursor(order: TaskOrderValues, after: string | null | undefined) {
+  return decodeCursor(after, orderName(order), ORDER_KEYS[order.field].pattern);
+}
+
 type Row = Record<string, unknown> & { sort_key: string; id: string; owner_id: string };
 
 /**
@@ -81,10 +94,6 @@ export class TaskRepository extends EntityRepository<Task> {
     return where;
   }
 
-  private orderName(order: TaskOrderValues): string {
-    return `${order.field}:${order.direction}`;
-  }
-
   /**
    * One page for each owner in `ownerIds` (or of every task when null), in one statement:
    * a single owner or all tasks use ORDER BY … LIMIT; several owners a window per owner.
@@ -94,8 +103,7 @@ export class TaskRepository extends EntityRepository<Task> {
     query: TaskPageQuery,
   ): Promise<Map<string | null, Page<Task>>> {
     const key = ORDER_KEYS[query.order.field];
-    const orderName = this.orderName(query.order);
-    const cursor = decodeCursor(query.after, orderName, key.pattern);
+    const cursor = decodeTaskCursor(query.order, query.after);
     const params: unknown[] = [];
     const where: string[] = [];
     if (ownerIds) {
@@ -140,7 +148,7 @@ export class TaskRepository extends EntityRepository<Task> {
     for (const owner of ownerIds ?? [null]) {
       const ownRows = byOwner.get(owner) ?? [];
       const page = toPage(ownRows, query.first, query.after, (row) =>
-        encodeCursor({ order: orderName, key: row.sort_key, id: row.id }),
+        encodeCursor({ order: orderName(query.order), key: row.sort_key, id: row.id }),
       );
       result.set(owner, {
         ...page,

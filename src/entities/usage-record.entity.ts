@@ -8,6 +8,7 @@ import {
   Property,
   type Ref,
   OptionalProps,
+  Check,
 } from '@mikro-orm/core';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { UsageStatus } from './enums';
@@ -17,7 +18,20 @@ import { User } from './user.entity';
 
 @ObjectType({ description: 'One call that reached a tool' })
 @Entity({ tableName: 'usage_records' })
-@Index({ name: 'usage_records_user_created_idx', properties: ['user', 'createdAt', 'id'] })
+@Index({
+  name: 'usage_records_user_created_idx',
+  expression:
+    'create index "usage_records_user_created_idx" on "usage_records" ("user_id", "created_at", "id") include ("tool_id", "total_tokens", "status")',
+})
+@Index({
+  name: 'usage_records_idempotency_idx',
+  expression:
+    'create unique index "usage_records_idempotency_idx" on "usage_records" ("user_id", "idempotency_key") where "idempotency_key" is not null',
+})
+@Check({
+  name: 'usage_records_tokens_check',
+  expression: 'input_tokens >= 0 and output_tokens >= 0 and total_tokens >= 0 and latency_ms >= 0',
+})
 @Index({ name: 'usage_records_created_idx', properties: ['createdAt', 'id'] })
 @Index({ name: 'usage_records_tool_created_idx', properties: ['tool', 'createdAt'] })
 export class UsageRecord {

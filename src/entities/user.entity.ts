@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
+import { Entity, Enum, PrimaryKey, Property, OptionalProps, Check } from '@mikro-orm/core';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Role } from './enums';
 
 @ObjectType({ description: 'An account' })
 @Entity({ tableName: 'users' })
+@Check({ name: 'users_email_lower_check', expression: 'email = lower(email)' })
 export class User {
   [OptionalProps]?: 'role' | 'isActive' | 'createdAt' | 'updatedAt';
 

@@ -12,8 +12,11 @@ import type { SubscriptionView } from './subscription.types';
 
 export interface Reservation {
   userId: string;
+  /** The period whose quota the reservation was checked against; the call is charged there. */
   periodStart: Date;
   amount: number;
+  /** When it was made: the call's time, which dates its usage record in that same period. */
+  at: Date;
 }
 
 /** Counters of a row from an earlier month count as zero: the period rolls over by itself. */
@@ -110,7 +113,7 @@ export class SubscriptionService {
        returning s.period_start`,
       [monthStart, monthStart, amount, monthStart, now, userId, monthStart, amount],
     );
-    if (rows[0]) return { userId, periodStart: new Date(rows[0].period_start), amount };
+    if (rows[0]) return { userId, periodStart: new Date(rows[0].period_start), amount, at: now };
     const left: { remaining: string | null }[] = await em.execute(
       `select greatest(p.monthly_token_quota
                 - (case when s.period_start < ? then 0 else s.tokens_used + s.tokens_reserved end), 0)
@@ -123,17 +126,26 @@ export class SubscriptionService {
 
   /**
    * Turns a reservation into a charge of `charged` (at most the reservation) and releases the
-   * rest. Runs inside the caller's transaction, with the usage record it pays for.
+   * rest. Runs inside the caller's transaction, with the usage record it pays for. The charge
+   * belongs to the reservation's period: if a later call has since rolled the row over to a new
+   * month, that month's quota never held this call, so its counters are left alone.
    */
   async settle(tx: EntityManager, reservation: Reservation, charged: number): Promise<void> {
     await tx.execute(
       `update subscriptions set
-          tokens_used = tokens_used + ?,
+          tokens_used = tokens_used + case when period_start = ? then ? else 0 end,
           tokens_reserved = case when period_start = ? then greatest(tokens_reserved - ?, 0)
                                  else tokens_reserved end,
           updated_at = ?
         where user_id = ?`,
-      [charged, reservation.periodStart, reservation.amount, this.clock.now(), reservation.userId],
+      [
+        reservation.periodStart,
+        charged,
+        reservation.periodStart,
+        reservation.amount,
+        this.clock.now(),
+        reservation.userId,
+      ],
     );
   }
 }

@@ -1,19 +1,23 @@
-import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength, NotContains } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
 import { OrderDirection, TaskOrderField, TaskPriority, TaskStatus } from '../../entities/enums';
 
 const NOT_BLANK = /\S/;
+/** PostgreSQL text cannot hold NUL: refused here, not as a failed statement. */
+const NUL = '\u0000';
 
 @InputType({ description: 'A new task' })
 export class CreateTaskInput {
   @Field(() => String, { description: '1 to 200 characters' })
   @Length(1, 200, { message: 'title must be 1 to 200 characters' })
   @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  @NotContains(NUL, { message: 'title must not contain NUL characters' })
   title!: string;
 
   @Field(() => String, { nullable: true, description: 'Up to 10,000 characters' })
   @IsOptional()
   @MaxLength(10_000, { message: 'description must be at most 10000 characters' })
+  @NotContains(NUL, { message: 'description must not contain NUL characters' })
   description?: string | null;
 
   @Field(() => TaskStatus, { nullable: true, description: 'TODO when absent' })
@@ -32,11 +36,13 @@ export class UpdateTaskInput {
   @IsOptional()
   @Length(1, 200, { message: 'title must be 1 to 200 characters' })
   @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  @NotContains(NUL, { message: 'title must not contain NUL characters' })
   title?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Up to 10,000 characters; null clears' })
   @IsOptional()
   @MaxLength(10_000, { message: 'description must be at most 10000 characters' })
+  @NotContains(NUL, { message: 'description must not contain NUL characters' })
   description?: string | null;
 
   @Field(() => TaskStatus, { nullable: true })
@@ -67,6 +73,7 @@ export class TaskFilter {
   })
   @IsOptional()
   @Length(1, 200, { message: 'search must be 1 to 200 characters' })
+  @NotContains(NUL, { message: 'search must not contain NUL characters' })
   search?: string | null;
 
   @Field(() => Date, { nullable: true, description: 'Due strictly before' })

@@ -2,7 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../../auth/viewer';
 import { Task, User } from '../../entities';
 import { TaskPriority, TaskStatus } from '../../entities/enums';
-import { DEFAULT_TASK_ORDER, type TaskOrderValues } from '../../entities/task.repository';
+import {
+  DEFAULT_TASK_ORDER,
+  decodeTaskCursor,
+  type TaskOrderValues,
+} from '../../entities/task.repository';
 import { BadUserInputError, NotFoundError } from '../../errors';
 import { isUuid } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
@@ -47,8 +51,10 @@ export class TaskService {
   ownerPage(loaders: Loaders, ownerId: string, args: ListArgs): TaskConnection {
     const first = pageSize(args.first);
     checkFilter(args.filter);
+    const order = args.orderBy ?? DEFAULT_TASK_ORDER;
+    decodeTaskCursor(order, args.after);
     const filter = filterValues(args.filter);
-    const query = { filter, order: args.orderBy ?? DEFAULT_TASK_ORDER, first, after: args.after };
+    const query = { filter, order, first, after: args.after };
     return new TaskConnection({
       page: () => loaders.taskPage.load({ ownerId, query }),
       count: () => loaders.taskCount.load({ ownerId, filter }),
@@ -66,6 +72,7 @@ export class TaskService {
     checkFilter(args.filter);
     const filter = filterValues(args.filter);
     const order = args.orderBy ?? DEFAULT_TASK_ORDER;
+    decodeTaskCursor(order, args.after);
     const repo = em.getRepository(Task);
     return new TaskConnection({
       page: async () =>

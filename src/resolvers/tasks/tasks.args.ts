@@ -1,3 +1,4 @@
+import { IsOptional, ValidateNested } from 'class-validator';
 import { ArgsType, Field, ID, Int } from 'type-graphql';
 import { TaskFilter, TaskOrder } from './task.inputs';
 
@@ -10,6 +11,8 @@ export class TaskPageArgs {
   after?: string | null;
 
   @Field(() => TaskFilter, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
   filter?: TaskFilter | null;
 }
 

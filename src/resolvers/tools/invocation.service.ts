@@ -13,6 +13,7 @@ import {
   UpstreamError,
 } from '../../errors';
 import type { Clock } from '../../lib/clock';
+import type { Metrics } from '../../metrics';
 import type { InvokeRateLimiter } from '../../lib/rate-limit';
 import type { Loaders } from '../../loaders';
 import type { SubscriptionService, Reservation } from '../plans/subscription.service';
@@ -72,6 +73,9 @@ export class InvocationService {
     private readonly upstream: UpstreamClient,
     private readonly rateLimiter: InvokeRateLimiter,
     private readonly clock: Clock,
+    /** The longest one call can take: how long a duplicate waits, and when a claim is stale. */
+    private readonly claimTtlMs: number,
+    private readonly metrics?: Metrics,
   ) {}
 
   async invoke(
@@ -120,14 +124,23 @@ export class InvocationService {
       estimatedInput + tool.maxOutputTokens,
     );
 
+    if (key && !(await this.claim(em, userId, key, hash!))) {
+      // The same key is in flight elsewhere: wait for that call instead of calling again.
+      await this.subscriptions.settle(em, reservation, 0);
+      return this.awaitOther(em, loaders, userId, key, hash!);
+    }
+
     let outcome: Outcome;
     try {
       outcome = await this.run(tool, args.input, estimatedInput, reservation, requestId);
     } catch (err) {
       // Not reached (the breaker refused fast): nothing to record, everything to release.
       await this.subscriptions.settle(em, reservation, 0);
+      if (key) await this.unclaim(em, userId, key);
       throw err instanceof UpstreamCallError ? err.toGraphQLError() : err;
     }
+    this.metrics?.toolCalls.inc({ tool: tool.slug, status: outcome.status });
+    if (outcome.charged > 0) this.metrics?.toolTokens.inc({ tool: tool.slug }, outcome.charged);
 
     try {
       const record = await em.transactional(async (tx) => {
@@ -142,12 +155,14 @@ export class InvocationService {
           status: outcome.status,
           errorCode: outcome.errorCode,
           latencyMs: outcome.latencyMs,
-          createdAt: this.clock.now(),
+          // The reservation's time, so the record falls in the period that was charged.
+          createdAt: reservation.at,
           idempotencyKey: outcome.status === UsageStatus.SUCCEEDED ? key : null,
           requestHash: outcome.status === UsageStatus.SUCCEEDED ? hash : null,
           output: outcome.status === UsageStatus.SUCCEEDED && key ? outcome.output : null,
         });
         await tx.flush();
+        if (key) await this.unclaim(tx, userId, key);
         return record;
       });
       if (outcome.error) throw outcome.error;
@@ -167,6 +182,56 @@ export class InvocationService {
       }
       throw err;
     }
+  }
+
+  /**
+   * Takes the key for this call. A claim older than the longest a call can take belongs to a
+   * process that died mid-call and is taken over.
+   */
+  private async claim(em: EntityManager, userId: string, key: string, hash: string) {
+    const now = this.clock.now();
+    const rows: unknown[] = await em.execute(
+      `insert into idempotency_claims (user_id, key, request_hash, created_at) values (?, ?, ?, ?)
+       on conflict (user_id, key) do update
+          set request_hash = excluded.request_hash, created_at = excluded.created_at
+        where idempotency_claims.created_at < ?
+       returning user_id`,
+      [userId, key, hash, now, new Date(now.getTime() - this.claimTtlMs)],
+    );
+    return rows.length > 0;
+  }
+
+  private async unclaim(em: EntityManager, userId: string, key: string): Promise<void> {
+    await em.execute(`delete from idempotency_claims where user_id = ? and key = ?`, [userId, key]);
+  }
+
+  /** Waits for the call that holds `key`: its result is replayed, its failure reported. */
+  private async awaitOther(
+    em: EntityManager,
+    loaders: Loaders,
+    userId: string,
+    key: string,
+    hash: string,
+  ): Promise<ToolInvocation> {
+    const deadline = Date.now() + this.claimTtlMs;
+    while (Date.now() < deadline) {
+      const replay = await this.replay(em, loaders, userId, key, hash);
+      if (replay) return replay;
+      const claims: { request_hash: string }[] = await em.execute(
+        `select request_hash from idempotency_claims where user_id = ? and key = ?`,
+        [userId, key],
+      );
+      if (!claims[0]) {
+        throw new ConflictError(
+          'The earlier call with this idempotencyKey failed; send it again to retry',
+        );
+      }
+      if (claims[0].request_hash !== hash) {
+        throw new ConflictError('This idempotencyKey was used with a different input');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new ConflictError('A call with this idempotencyKey is still in progress');
   }
 
   private async replay(

@@ -1,0 +1,146 @@
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectNoErrors } from '../helpers/graphql';
+import { unique, type SeededUser } from '../helpers/seed';
+import { createTasks, type TaskInput, type TaskView, FAST_HASHING } from './task-fixtures';
+
+/**
+ * SQL statements per request, pinned: a list with nested fields costs a fixed number of
+ * statements however many rows it has (DataLoaders batch per request; no N+1).
+ */
+const AUTH = 1; // the viewer's account, read with its session
+const TASK_PAGE = 1; // one owner's page, or every owner's in one windowed statement
+const TASK_COUNTS = 1; // counts of every owner on the page, grouped
+const USER_BATCH = 1; // every owner of every task on the page
+const USER_PAGE = 1; // the admin's page of users
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp(FAST_HASHING);
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const inputs = (n: number, tag: string): TaskInput[] =>
+  Array.from({ length: n }, (_, i) => ({ title: `${tag} ${i}` }));
+
+/** Ids newest first, ties broken by id, as the default order promises. */
+function newestFirst(tasks: TaskView[]): string[] {
+  return [...tasks]
+    .sort((a, b) =>
+      a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1,
+    )
+    .map((x) => x.id);
+}
+
+async function statements(query: string, vars: Record<string, unknown>, token: string) {
+  let data: Record<string, any> = {};
+  const sql = await t.countQueries(async () => {
+    data = expectNoErrors(await t.gql(query, vars, token));
+  });
+  return { sql, data };
+}
+
+describe('tasks with owners', () => {
+  const QUERY = `query($first: Int) { tasks(first: $first) { nodes { id owner { id email } } } }`;
+
+  it('costs auth + page + one user batch, for 10 tasks as for 100', async () => {
+    const [few, many] = await Promise.all([t.seed.user(), t.seed.user()]);
+    await createTasks(t, few, inputs(10, 'few'));
+    await createTasks(t, many, inputs(100, 'many'));
+
+    const small = await statements(QUERY, { first: 100 }, few.accessToken);
+    const large = await statements(QUERY, { first: 100 }, many.accessToken);
+    expect(small.data.tasks.nodes).toHaveLength(10);
+    expect(large.data.tasks.nodes).toHaveLength(100);
+    for (const { data } of [small, large]) {
+      const owner = data === small.data ? few : many;
+      expect(
+        data.tasks.nodes.every(
+          (n: { owner: { id: string; email: string } }) =>
+            n.owner.id === owner.id && n.owner.email === owner.email,
+        ),
+      ).toBe(true);
+    }
+    expect(small.sql).toHaveLength(AUTH + TASK_PAGE + USER_BATCH);
+    expect(large.sql).toHaveLength(AUTH + TASK_PAGE + USER_BATCH);
+  });
+
+  it('asking for totalCount beside the page adds exactly one count', async () => {
+    const u = await t.seed.user();
+    await createTasks(t, u, inputs(12, 'counted'));
+    const { sql, data } = await statements(
+      `{ tasks(first: 5) { totalCount nodes { id owner { id } } } }`,
+      {},
+      u.accessToken,
+    );
+    expect(data.tasks.totalCount).toBe(12);
+    expect(data.tasks.nodes).toHaveLength(5);
+    expect(sql).toHaveLength(AUTH + TASK_PAGE + TASK_COUNTS + USER_BATCH);
+  });
+});
+
+describe('users with their tasks (ADMIN)', () => {
+  let admin: SeededUser;
+  let tag: string;
+  let users: SeededUser[];
+  const taskCounts: number[] = [];
+  const newestThree = new Map<string, string[]>();
+
+  beforeAll(async () => {
+    admin = await t.seed.admin();
+    tag = unique('nplus1');
+    // 32 users of our own, found by name: other test files may add users meanwhile.
+    users = await Promise.all(Array.from({ length: 32 }, () => t.seed.user({ name: tag })));
+    await Promise.all(
+      users.map(async (u, i) => {
+        taskCounts[i] = 1 + (i % 5);
+        const created = await createTasks(t, u, inputs(taskCounts[i]!, `${tag} ${i}`));
+        newestThree.set(u.id, newestFirst(created).slice(0, 3));
+      }),
+    );
+  }, 60_000);
+
+  const COUNTS = `query($first: Int, $s: String) {
+    users(first: $first, filter: { search: $s }) { nodes { id tasks { totalCount } } }
+  }`;
+  const PAGES = `query($first: Int, $s: String) {
+    users(first: $first, filter: { search: $s }) {
+      nodes { id tasks(first: 3) { nodes { id owner { id } } } }
+    }
+  }`;
+
+  function expected(): Map<string, number> {
+    return new Map(users.map((u, i) => [u.id, taskCounts[i]!]));
+  }
+
+  it('tasks { totalCount } for every user costs the same for 5 users as for 32', async () => {
+    const five = await statements(COUNTS, { first: 5, s: tag }, admin.accessToken);
+    const all = await statements(COUNTS, { first: 100, s: tag }, admin.accessToken);
+    expect(five.data.users.nodes).toHaveLength(5);
+    expect(all.data.users.nodes).toHaveLength(32);
+    const counts = expected();
+    for (const node of all.data.users.nodes) {
+      expect(node.tasks.totalCount).toBe(counts.get(node.id));
+    }
+    expect(five.sql).toHaveLength(AUTH + USER_PAGE + TASK_COUNTS);
+    expect(all.sql).toHaveLength(AUTH + USER_PAGE + TASK_COUNTS);
+  });
+
+  it('tasks(first: 3) { nodes { owner } } for every user costs the same for 5 users as for 32', async () => {
+    const five = await statements(PAGES, { first: 5, s: tag }, admin.accessToken);
+    const all = await statements(PAGES, { first: 100, s: tag }, admin.accessToken);
+    expect(five.data.users.nodes).toHaveLength(5);
+    expect(all.data.users.nodes).toHaveLength(32);
+    const counts = expected();
+    for (const node of all.data.users.nodes) {
+      expect(node.tasks.nodes).toHaveLength(Math.min(3, counts.get(node.id)!));
+      expect(node.tasks.nodes.map((n: { id: string }) => n.id)).toEqual(newestThree.get(node.id));
+      expect(node.tasks.nodes.every((n: { owner: { id: string } }) => n.owner.id === node.id)).toBe(
+        true,
+      );
+    }
+    expect(five.sql).toHaveLength(AUTH + USER_PAGE + TASK_PAGE + USER_BATCH);
+    expect(all.sql).toHaveLength(AUTH + USER_PAGE + TASK_PAGE + USER_BATCH);
+  });
+});

@@ -1,0 +1,289 @@
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
+import type { SeededUser } from '../helpers/seed';
+import {
+  createTool,
+  estimate,
+  INVOKE,
+  meter,
+  sendJson,
+  sleep,
+  startUpstream,
+  type FakeUpstream,
+  type UpstreamHandler,
+} from './fake-upstream';
+
+const TIMEOUT_MS = 300;
+const BREAKER_FAILURES = 3;
+const BREAKER_RESET_MS = 500;
+
+let t: TestApp;
+let admin: SeededUser;
+const upstreams: FakeUpstream[] = [];
+
+beforeAll(async () => {
+  t = await startTestApp({
+    toolTimeoutMs: TIMEOUT_MS,
+    toolRetryBaseMs: 10,
+    toolBreakerFailures: BREAKER_FAILURES,
+    toolBreakerResetMs: BREAKER_RESET_MS,
+  });
+  admin = await t.seed.admin();
+});
+afterAll(async () => {
+  await Promise.all(upstreams.map((u) => u.close()));
+  await t.close();
+});
+
+/** A fresh upstream tool behind `handler`, and a fresh FREE user to call it. */
+async function setup(handler: UpstreamHandler, maxOutputTokens = 500) {
+  const up = await startUpstream(handler);
+  upstreams.push(up);
+  const tool = await createTool(t, admin.accessToken, { endpointUrl: up.url, maxOutputTokens });
+  const user = await t.seed.user();
+  const invoke = (input: unknown = { q: 'hello' }) =>
+    t.gql<any>(INVOKE, { slug: tool.slug, input }, user.accessToken);
+  return { up, tool, user, invoke };
+}
+
+async function records(token: string) {
+  return expectNoErrors(
+    await t.gql(
+      `{ usageRecords { totalCount nodes { status errorCode inputTokens outputTokens totalTokens latencyMs } } }`,
+      {},
+      token,
+    ),
+  ).usageRecords;
+}
+
+describe('calling an upstream tool', () => {
+  it('POSTs {"input": ...} as JSON and charges the usage the tool reports', async () => {
+    const { up, user, invoke } = await setup((req, res) =>
+      sendJson(res, 200, {
+        output: { answer: `you said ${req.body.input.q}` },
+        usage: { inputTokens: 17, outputTokens: 230 },
+      }),
+    );
+    const call = expectNoErrors(await invoke({ q: 'hello' })).invokeTool;
+    expect(call.output).toEqual({ answer: 'you said hello' });
+    expect(call.usage).toMatchObject({
+      status: 'SUCCEEDED',
+      inputTokens: 17,
+      outputTokens: 230,
+      totalTokens: 247,
+    });
+    expect(call.subscription.tokensUsed).toBe(247);
+    expect(up.requests).toHaveLength(1);
+    expect(up.requests[0]!.body).toEqual({ input: { q: 'hello' } });
+    expect(up.requests[0]!.headers['content-type']).toMatch(/^application\/json/);
+    expect(up.requests[0]!.headers['x-request-id']).toBeTruthy();
+    expect(await meter(t, user.accessToken)).toEqual({
+      tokensUsed: 247,
+      records: 1,
+      succeededTokens: 247,
+    });
+  });
+
+  it('estimates ceil(JSON chars / 4) each way when the tool reports no usage', async () => {
+    const output = { items: ['alpha', 'beta', 'gamma'], note: 'no usage reported here' };
+    const { invoke } = await setup((_req, res) => sendJson(res, 200, { output }));
+    const input = { question: 'What are the first three Greek letters?' };
+    const call = expectNoErrors(await invoke(input)).invokeTool;
+    expect(call.output).toEqual(output);
+    expect(call.usage).toMatchObject({
+      status: 'SUCCEEDED',
+      inputTokens: estimate(input),
+      outputTokens: estimate(output),
+      totalTokens: estimate(input) + estimate(output),
+    });
+  });
+
+  it('never charges more than the reservation (input estimate + maxOutputTokens)', async () => {
+    const { invoke } = await setup(
+      (_req, res) =>
+        sendJson(res, 200, { output: 'x', usage: { inputTokens: 1, outputTokens: 999_999 } }),
+      100,
+    );
+    const input = { q: 'hi' };
+    const call = expectNoErrors(await invoke(input)).invokeTool;
+    expect(call.usage.totalTokens).toBe(estimate(input) + 100);
+    expect(call.subscription.tokensUsed).toBe(estimate(input) + 100);
+  });
+
+  it('bounds a slow tool in time: UPSTREAM_TIMEOUT, recorded FAILED with 0 tokens, nothing charged', async () => {
+    const { up, user, invoke } = await setup(async (_req, res) => {
+      await sleep(3_000);
+      sendJson(res, 200, { output: 'too late', usage: { inputTokens: 5, outputTokens: 5 } });
+    });
+    const started = Date.now();
+    expectErrorCode(await invoke(), 'UPSTREAM_TIMEOUT');
+    // Given up long before the tool would have answered.
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(up.requests).toHaveLength(1);
+    const r = await records(user.accessToken);
+    expect(r.totalCount).toBe(1);
+    expect(r.nodes[0]).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'UPSTREAM_TIMEOUT',
+      inputTokens: 0,
+      outputTokens: 0,
+      totalTokens: 0,
+    });
+    expect(r.nodes[0].latencyMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+    const m = await meter(t, user.accessToken);
+    expect(m.tokensUsed).toBe(0);
+    // The reservation was released: the whole quota is still there.
+    const sub = expectNoErrors(
+      await t.gql(`{ mySubscription { tokensRemaining } }`, {}, user.accessToken),
+    );
+    expect(sub.mySubscription.tokensRemaining).toBe(10_000);
+  });
+
+  it('retries a 503 and succeeds on the second attempt (the tool saw 2 requests, one charge)', async () => {
+    const { up, user, invoke } = await setup((_req, res, index) => {
+      if (index === 0) sendJson(res, 503, { error: 'busy' });
+      else sendJson(res, 200, { output: { ok: true }, usage: { inputTokens: 2, outputTokens: 3 } });
+    });
+    const call = expectNoErrors(await invoke()).invokeTool;
+    expect(call.output).toEqual({ ok: true });
+    expect(call.usage).toMatchObject({ status: 'SUCCEEDED', totalTokens: 5 });
+    expect(up.requests).toHaveLength(2);
+    expect(up.requests[1]!.body).toEqual(up.requests[0]!.body);
+    expect(await meter(t, user.accessToken)).toEqual({
+      tokensUsed: 5,
+      records: 1,
+      succeededTokens: 5,
+    });
+  });
+
+  it('does not retry a 500: UPSTREAM_ERROR, recorded FAILED, nothing charged', async () => {
+    const { up, user, invoke } = await setup((_req, res) =>
+      sendJson(res, 500, { error: 'internal details that must not leak' }),
+    );
+    const err = expectErrorCode(await invoke(), 'UPSTREAM_ERROR');
+    expect(err.message).not.toContain('internal details');
+    expect(err.message).not.toContain('127.0.0.1');
+    expect(up.requests).toHaveLength(1);
+    const r = await records(user.accessToken);
+    expect(r.totalCount).toBe(1);
+    expect(r.nodes[0]).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'UPSTREAM_ERROR',
+      totalTokens: 0,
+    });
+    expect((await meter(t, user.accessToken)).tokensUsed).toBe(0);
+  });
+
+  it('does not spend an idempotency key on a failed call: the retry runs and is charged once', async () => {
+    const { up, user, tool } = await setup((_req, res, index) => {
+      if (index === 0) sendJson(res, 500, {});
+      else
+        sendJson(res, 200, { output: 'second time', usage: { inputTokens: 1, outputTokens: 1 } });
+    });
+    const call = () =>
+      t.gql<any>(INVOKE, { slug: tool.slug, input: { q: 1 }, key: 'retry-me' }, user.accessToken);
+    expectErrorCode(await call(), 'UPSTREAM_ERROR');
+    const ok = expectNoErrors(await call()).invokeTool;
+    expect(ok).toMatchObject({ output: 'second time', replayed: false });
+    const again = expectNoErrors(await call()).invokeTool;
+    expect(again).toMatchObject({ output: 'second time', replayed: true });
+    expect(again.usage.id).toBe(ok.usage.id);
+    expect(up.requests).toHaveLength(2);
+    expect(await meter(t, user.accessToken)).toEqual({
+      tokensUsed: 2,
+      records: 2,
+      succeededTokens: 2,
+    });
+  });
+
+  it.each([
+    ['a body that is not JSON', 'this is not json', 200],
+    ['an answer without output', { result: 'where is output?' }, 200],
+    ['negative token counts', { output: 'x', usage: { inputTokens: -5, outputTokens: 10 } }, 200],
+    [
+      'fractional token counts',
+      { output: 'x', usage: { inputTokens: 1.5, outputTokens: 10 } },
+      200,
+    ],
+    ['a JSON array', [1, 2, 3], 200],
+  ])('refuses %s with UPSTREAM_ERROR and charges nothing', async (_what, body, status) => {
+    const { up, user, invoke } = await setup((_req, res) => {
+      if (typeof body === 'string') {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(body);
+      } else sendJson(res, status, body);
+    });
+    expectErrorCode(await invoke(), 'UPSTREAM_ERROR');
+    expect(up.requests).toHaveLength(1);
+    const r = await records(user.accessToken);
+    expect(r.totalCount).toBe(1);
+    expect(r.nodes[0]).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'UPSTREAM_ERROR',
+      totalTokens: 0,
+    });
+    const sub = expectNoErrors(
+      await t.gql(`{ mySubscription { tokensUsed tokensRemaining } }`, {}, user.accessToken),
+    ).mySubscription;
+    expect(sub).toEqual({ tokensUsed: 0, tokensRemaining: 10_000 });
+  });
+
+  it('answers UPSTREAM_ERROR for a tool that cannot be reached, charging nothing', async () => {
+    const up = await startUpstream((_req, res) => sendJson(res, 200, { output: 1 }));
+    const url = up.url;
+    await up.close(); // nothing listens on that port any more
+    const tool = await createTool(t, admin.accessToken, { endpointUrl: url });
+    const user = await t.seed.user();
+    const res = await t.gql<any>(INVOKE, { slug: tool.slug, input: {} }, user.accessToken);
+    expect(['UPSTREAM_ERROR', 'UPSTREAM_TIMEOUT']).toContain(res.errors?.[0]?.extensions?.code);
+    expect((await meter(t, user.accessToken)).tokensUsed).toBe(0);
+  });
+});
+
+describe('circuit breaker', () => {
+  it('opens after repeated failures (fast refusal, no request, nothing recorded) and recovers after the reset', async () => {
+    let healthy = false;
+    const { up, user, invoke } = await setup((_req, res) => {
+      if (healthy)
+        sendJson(res, 200, { output: 'back', usage: { inputTokens: 1, outputTokens: 2 } });
+      else sendJson(res, 500, { error: 'down' });
+    });
+    for (let i = 0; i < BREAKER_FAILURES; i += 1) {
+      expectErrorCode(await invoke(), 'UPSTREAM_ERROR');
+    }
+    expect(up.requests).toHaveLength(BREAKER_FAILURES);
+
+    // Open: refused at once although the tool is healthy again; it sees nothing, nothing is
+    // recorded or charged.
+    healthy = true;
+    const refused = expectErrorCode(await invoke(), 'UPSTREAM_ERROR');
+    expect(refused.message).toMatch(/unavailable/i);
+    expect(up.requests).toHaveLength(BREAKER_FAILURES);
+    expect((await records(user.accessToken)).totalCount).toBe(BREAKER_FAILURES);
+    expect((await meter(t, user.accessToken)).tokensUsed).toBe(0);
+
+    // After the reset the breaker lets one probe through; it succeeds and the breaker closes.
+    await sleep(BREAKER_RESET_MS + 150);
+    const probe = expectNoErrors(await invoke()).invokeTool;
+    expect(probe.output).toBe('back');
+    expect(up.requests).toHaveLength(BREAKER_FAILURES + 1);
+    const next = expectNoErrors(await invoke()).invokeTool;
+    expect(next.output).toBe('back');
+    expect(up.requests).toHaveLength(BREAKER_FAILURES + 2);
+    expect(await meter(t, user.accessToken)).toEqual({
+      tokensUsed: 6,
+      records: BREAKER_FAILURES + 2,
+      succeededTokens: 6,
+    });
+  });
+
+  it('keeps one breaker per tool: a failing tool does not block another', async () => {
+    const bad = await setup((_req, res) => sendJson(res, 500, {}));
+    const good = await setup((_req, res) => sendJson(res, 200, { output: 'fine' }));
+    for (let i = 0; i < BREAKER_FAILURES + 1; i += 1) {
+      expectErrorCode(await bad.invoke(), 'UPSTREAM_ERROR');
+    }
+    expect(bad.up.requests).toHaveLength(BREAKER_FAILURES);
+    expect(expectNoErrors(await good.invoke()).invokeTool.output).toBe('fine');
+  });
+});
