@@ -91,6 +91,9 @@ export function createLogger(config: Config): Logger {
 
 /** `fields` for a GraphQL-level input error, read from graphql-js's message. */
 function fieldsOf(message: string): string[] {
+  // `Field "title" of required type "String!" was not provided.` / `Field "x" is not defined`
+  const field = /Field "(\w+)" (?:of required type|is not defined)/.exec(message);
+  if (field) return [field[1]!];
   const at = /at "([^"]+)"/.exec(message);
   if (at) return [at[1]!.replace(/^\$?\w+\./, '')];
   const variable = /Variable "\$(\w+)"/.exec(message);

@@ -129,6 +129,19 @@ describe('HTTP surface', () => {
   it('keeps every error to the contract’s codes: a GraphQL validation error is BAD_USER_INPUT', async () => {
     const res = await t.gql(`{ nope }`);
     expectErrorCode(res, 'BAD_USER_INPUT');
+    const missing = await t.gql(
+      `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`,
+      { i: { email: 'x@example.com', password: 'password-123' } },
+    );
+    expect(expectErrorCode(missing, 'BAD_USER_INPUT').extensions?.fields).toEqual(['name']);
+    const badEnum = await t.gql(
+      `query($s: [TaskStatus!]) { tasks(filter: { status: $s }) { totalCount } }`,
+      {
+        s: ['FINISHED'],
+      },
+    );
+    expect(badEnum.status).toBeLessThan(500);
+    expectErrorCode(badEnum, 'BAD_USER_INPUT');
     const plans = expectNoErrors(
       await t.gql(`{ plans { tier monthlyTokenQuota requestsPerMinute } }`),
     );

@@ -231,11 +231,14 @@ describe('isolation between users', () => {
   );
 
   it.each(operations)(
-    '%s answers a malformed id as NOT_FOUND too, with the same message',
+    '%s refuses a malformed id as BAD_USER_INPUT on id, writing nothing',
     async (_name, query, vars) => {
       for (const id of ['abc', '', '123', `${theirs.id}x`, theirs.id.replace(/-/g, '')]) {
-        const err = expectErrorCode(await t.gql(query, vars(id), owner.accessToken), 'NOT_FOUND');
-        expect(err.message).toBe('Task not found');
+        const err = expectErrorCode(
+          await t.gql(query, vars(id), owner.accessToken),
+          'BAD_USER_INPUT',
+        );
+        expect(err.extensions?.fields).toEqual(['id']);
       }
       expect(await get(owner, theirs.id)).toEqual(theirs);
     },
@@ -676,10 +679,11 @@ describe('admin', () => {
       },
     ]);
 
-    // Gone: a second delete is NOT_FOUND, as is a missing or malformed id, and none is audited.
-    for (const id of [victim.id, MISSING_ID, 'abc']) {
+    // Gone: a second delete is NOT_FOUND, as is a missing id; a malformed one is bad input.
+    for (const id of [victim.id, MISSING_ID]) {
       expectErrorCode(await t.gql(ADMIN_DELETE, { id }, admin.accessToken), 'NOT_FOUND');
     }
+    expectErrorCode(await t.gql(ADMIN_DELETE, { id: 'abc' }, admin.accessToken), 'BAD_USER_INPUT');
     const after = expectNoErrors(
       await t.gql(`{ auditLog(first: 100) { nodes { targetId } } }`, {}, admin.accessToken),
     );

@@ -252,7 +252,7 @@ describe('updateTool', () => {
     );
   });
 
-  it('is admin only and refuses bad changes with BAD_USER_INPUT, unknown ids with NOT_FOUND', async () => {
+  it('is admin only and refuses bad changes and malformed ids with BAD_USER_INPUT, unknown ids with NOT_FOUND', async () => {
     const tool = await createTool(t, admin.accessToken, { endpointUrl: up.url });
     expectErrorCode(
       await t.gql(UPDATE, { id: tool.id, input: { name: 'Mine now' } }, user.accessToken),
@@ -273,12 +273,18 @@ describe('updateTool', () => {
       );
       expect(err.extensions?.fields).toContain(field);
     }
-    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
-      expectErrorCode(
-        await t.gql(UPDATE, { id, input: { name: 'X' } }, admin.accessToken),
-        'NOT_FOUND',
-      );
-    }
+    expectErrorCode(
+      await t.gql(
+        UPDATE,
+        { id: '00000000-0000-4000-8000-000000000000', input: { name: 'X' } },
+        admin.accessToken,
+      ),
+      'NOT_FOUND',
+    );
+    expectErrorCode(
+      await t.gql(UPDATE, { id: 'not-a-uuid', input: { name: 'X' } }, admin.accessToken),
+      'BAD_USER_INPUT',
+    );
     const unchanged = expectNoErrors(
       await t.gql(
         `query($s: String!) { tool(slug: $s) { name endpointUrl maxOutputTokens } }`,

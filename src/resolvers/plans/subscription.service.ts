@@ -5,7 +5,7 @@ import { Plan, Subscription } from '../../entities';
 import type { PlanTier } from '../../entities/enums';
 import { NotFoundError, QuotaExceededError } from '../../errors';
 import { type Clock, monthOf } from '../../lib/clock';
-import { isUuid } from '../../lib/ids';
+import { requireId } from '../../lib/ids';
 import type { Loaders } from '../../loaders';
 import type { AuditService } from '../admin/audit.service';
 import type { SubscriptionView } from './subscription.types';
@@ -60,7 +60,7 @@ export class SubscriptionService {
 
   /** ADMIN: puts a user on a plan, audited in the same transaction. */
   async setUserPlan(em: EntityManager, actor: SignedInViewer, userId: string, tier: PlanTier) {
-    if (!isUuid(userId)) throw new NotFoundError('User');
+    requireId(userId, 'userId');
     return this.setTier(em, userId, tier, (tx, before) =>
       this.audit.record(tx, actor, 'user.setPlan', 'User', userId, {
         before: { tier: before },

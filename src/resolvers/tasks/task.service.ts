@@ -8,7 +8,7 @@ import {
   type TaskOrderValues,
 } from '../../entities/task.repository';
 import { BadUserInputError, NotFoundError } from '../../errors';
-import { isUuid } from '../../lib/ids';
+import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
 import type { Loaders } from '../../loaders';
 import type { AuditService } from '../admin/audit.service';
@@ -64,9 +64,7 @@ export class TaskService {
   /** Every task (ADMIN), optionally one owner's. */
   allPage(em: EntityManager, loaders: Loaders, args: ListArgs & { ownerId?: string | null }) {
     if (args.ownerId !== undefined && args.ownerId !== null) {
-      if (!isUuid(args.ownerId))
-        throw new BadUserInputError('ownerId is not a valid id', ['ownerId']);
-      return this.ownerPage(loaders, args.ownerId, args);
+      return this.ownerPage(loaders, requireId(args.ownerId, 'ownerId'), args);
     }
     const first = pageSize(args.first);
     checkFilter(args.filter);
@@ -82,7 +80,7 @@ export class TaskService {
   }
 
   async get(em: EntityManager, viewer: SignedInViewer, id: string): Promise<Task> {
-    if (!isUuid(id)) throw new NotFoundError('Task');
+    requireId(id, 'id');
     const task = await em.findOne(Task, { id, owner: viewer.account.id });
     if (!task) throw new NotFoundError('Task');
     return task;
@@ -138,7 +136,7 @@ export class TaskService {
   }
 
   async delete(em: EntityManager, viewer: SignedInViewer, id: string): Promise<string> {
-    if (!isUuid(id)) throw new NotFoundError('Task');
+    requireId(id, 'id');
     const deleted = await em.nativeDelete(Task, { id, owner: viewer.account.id });
     if (deleted === 0) throw new NotFoundError('Task');
     return id;
@@ -146,7 +144,7 @@ export class TaskService {
 
   /** ADMIN: deletes any task, with an audit entry in the same transaction. */
   async adminDelete(em: EntityManager, viewer: SignedInViewer, id: string): Promise<string> {
-    if (!isUuid(id)) throw new NotFoundError('Task');
+    requireId(id, 'id');
     return em.transactional(async (tx) => {
       const task = await tx.findOne(Task, { id });
       if (!task) throw new NotFoundError('Task');

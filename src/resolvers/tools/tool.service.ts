@@ -4,7 +4,7 @@ import type { SignedInViewer } from '../../auth/viewer';
 import { Tool } from '../../entities';
 import { PlanTier } from '../../entities/enums';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
-import { isUuid } from '../../lib/ids';
+import { requireId } from '../../lib/ids';
 import {
   countRows,
   decodeCursor,
@@ -124,7 +124,7 @@ export class ToolService {
     id: string,
     input: UpdateToolInput,
   ): Promise<Tool> {
-    if (!isUuid(id)) throw new NotFoundError('Tool');
+    requireId(id, 'id');
     if (input.inputSchema !== undefined && input.inputSchema !== null) {
       this.validator.checkSchema(input.inputSchema);
     }
