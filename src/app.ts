@@ -116,7 +116,11 @@ export function formatError(config: Config) {
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) {
-      if (code === 'GRAPHQL_PARSE_FAILED' && /more than \d+ tokens/.test(formatted.message)) {
+      // graphql 16 says "more that N tokens"; later versions "more than".
+      if (
+        (code === 'GRAPHQL_PARSE_FAILED' && /more tha[nt] \d+ tokens/.test(formatted.message)) ||
+        /Maximum introspection depth exceeded/.test(formatted.message)
+      ) {
         return { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } };
       }
       const fields =
@@ -323,6 +327,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return graphqlHandler.call(this, request as never, reply as never);
     },
   });
+
+  // Errors Fastify answers before GraphQL runs (an oversized or malformed body) still leave
+  // in the GraphQL shape, with a contract code.
+  server.setErrorHandler(
+    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      const status = error.statusCode ?? 500;
+      if (status >= 500) {
+        request.log.error({ err: error }, 'unexpected error');
+        return reply.code(500).send({
+          errors: [
+            { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+          ],
+        });
+      }
+      const code = status === 413 ? 'QUERY_TOO_COMPLEX' : 'BAD_USER_INPUT';
+      return reply.code(status).send({
+        errors: [
+          {
+            message: error.message,
+            extensions: { code, ...(code === 'BAD_USER_INPUT' ? { fields: [] } : {}) },
+          },
+        ],
+      });
+    },
+  );
 
   server.get('/health', async () => ({ status: 'ok' }));
   server.get('/ready', async (_request, reply) => {

@@ -25,31 +25,67 @@ const pagedEstimator: ComplexityEstimator = ({ args, childComplexity, field }) =
   return 1 + childComplexity * Math.max(1, first);
 };
 
+interface Measure {
+  /** Levels of selection sets below this one. */
+  depth: number;
+  /** Aliases in it, fragments counted once per spread. */
+  aliases: number;
+}
+
+/**
+ * Depth and aliases of a selection set. Each fragment is measured once (per introspection
+ * context) and reused at every spread, so a document that spreads fragments into each other
+ * many times over costs one pass, not one per expanded field.
+ */
 function measure(
   set: SelectionSetNode,
   fragments: Map<string, FragmentDefinitionNode>,
-  depth: number,
+  introspection: boolean,
+  cache: Map<string, Measure>,
   seen: Set<string>,
-  counts: { aliases: number; depth: number },
-): void {
-  counts.depth = Math.max(counts.depth, depth);
+): Measure {
+  let depth = 0;
+  let aliases = 0;
   for (const selection of set.selections) {
     if (selection.kind === Kind.FIELD) {
-      if (selection.alias) counts.aliases += 1;
-      if (selection.selectionSet) {
-        measure(selection.selectionSet, fragments, depth + 1, seen, counts);
-      }
+      if (selection.alias) aliases += 1;
+      if (!selection.selectionSet) continue;
+      const name = selection.name.value;
+      const inIntrospection = introspection || name === '__schema' || name === '__type';
+      const inner = measure(selection.selectionSet, fragments, inIntrospection, cache, seen);
+      // In introspection `ofType` unwraps a list or non-null type: a single object, no
+      // fan-out. The standard introspection query (GraphiQL, codegen) nests it seven deep.
+      const level = inIntrospection && name === 'ofType' ? 0 : 1;
+      depth = Math.max(depth, inner.depth + level);
+      aliases += inner.aliases;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      measure(selection.selectionSet, fragments, depth, seen, counts);
+      const inner = measure(selection.selectionSet, fragments, introspection, cache, seen);
+      depth = Math.max(depth, inner.depth);
+      aliases += inner.aliases;
     } else {
-      const fragment = fragments.get(selection.name.value);
-      if (fragment && !seen.has(fragment.name.value)) {
-        seen.add(fragment.name.value);
-        measure(fragment.selectionSet, fragments, depth, seen, counts);
-        seen.delete(fragment.name.value);
+      const name = selection.name.value;
+      const key = `${name}:${introspection}`;
+      let inner = cache.get(key);
+      const fragment = fragments.get(name);
+      if (!inner && fragment && !seen.has(name)) {
+        seen.add(name);
+        inner = measure(fragment.selectionSet, fragments, introspection, cache, seen);
+        seen.delete(name);
+        cache.set(key, inner);
+      }
+      if (inner) {
+        depth = Math.max(depth, inner.depth);
+        aliases += inner.aliases;
       }
     }
   }
+  return { depth, aliases };
+}
+
+/** An input error in the variables: execution refuses it with BAD_USER_INPUT before any resolver. */
+function isVariableError(err: unknown): boolean {
+  const nodes = (err as { nodes?: readonly { kind: string }[] } | null)?.nodes;
+  return nodes?.length === 1 && nodes[0]!.kind === Kind.VARIABLE_DEFINITION;
 }
 
 function tooComplex(message: string, extra: Record<string, unknown>): QueryTooComplexError {
@@ -74,8 +110,8 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
           for (const def of doc.definitions) {
             if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
           }
-          const counts = { aliases: 0, depth: 0 };
-          measure(operation.selectionSet, fragments, 1, new Set(), counts);
+          const measured = measure(operation.selectionSet, fragments, false, new Map(), new Set());
+          const counts = { aliases: measured.aliases, depth: measured.depth + 1 };
           if (counts.depth > limits.maxDepth) {
             throw tooComplex(
               `Query depth ${counts.depth} is over the limit of ${limits.maxDepth}`,
@@ -94,13 +130,25 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
               },
             );
           }
-          const cost = getComplexity({
-            schema,
-            query: doc,
-            operationName: request.operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [pagedEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: doc,
+              operationName: request.operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [pagedEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch (err) {
+            // Execution refuses bad variables with BAD_USER_INPUT before anything runs.
+            if (isVariableError(err)) return;
+            if (err instanceof Error && /maximum allowed number of nodes/.test(err.message)) {
+              throw tooComplex('The query has too many fields once its fragments are expanded', {
+                maxCost: limits.maxCost,
+              });
+            }
+            throw err;
+          }
           if (cost > limits.maxCost) {
             throw tooComplex(`Query cost ${cost} is over the limit of ${limits.maxCost}`, {
               cost,

@@ -1,4 +1,4 @@
-import { IsOptional, Length } from 'class-validator';
+import { IsOptional, Length, NotContains, ValidateNested } from 'class-validator';
 import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
 import { AuditEntry, User } from '../../entities';
 import { Role } from '../../entities/enums';
@@ -15,6 +15,7 @@ export class UserFilter {
   @Field(() => String, { nullable: true, description: 'Case-insensitive text in email or name' })
   @IsOptional()
   @Length(1, 200, { message: 'search must be 1 to 200 characters' })
+  @NotContains('\u0000', { message: 'search must not contain NUL characters' })
   search?: string | null;
 
   @Field(() => Role, { nullable: true })
@@ -36,5 +37,7 @@ export class PageArgs {
 @ArgsType()
 export class UsersArgs extends PageArgs {
   @Field(() => UserFilter, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
   filter?: UserFilter | null;
 }

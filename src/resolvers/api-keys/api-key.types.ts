@@ -1,4 +1,4 @@
-import { ArrayMaxSize, ArrayMinSize, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, Length, Matches, NotContains } from 'class-validator';
 import { Field, InputType, ObjectType } from 'type-graphql';
 import { ApiKey } from '../../entities';
 import { ApiKeyScope } from '../../entities/enums';
@@ -8,6 +8,7 @@ export class CreateApiKeyInput {
   @Field(() => String, { description: '1 to 100 characters' })
   @Length(1, 100, { message: 'name must be 1 to 100 characters' })
   @Matches(/\S/, { message: 'name must not be blank' })
+  @NotContains('\u0000', { message: 'name must not contain NUL characters' })
   name!: string;
 
   @Field(() => [ApiKeyScope], { description: 'At least one' })
