@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
@@ -287,6 +290,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     plugins: [
       fastifyApolloDrainPlugin(server),
       ApolloServerPluginLandingPageDisabled(),
+      // Its per-field hook wraps every resolver; responses here are per-user and never cached.
+      ApolloServerPluginCacheControlDisabled(),
       queryLimitsPlugin(schema, {
         maxDepth: config.queryMaxDepth,
         maxAliases: config.queryMaxAliases,

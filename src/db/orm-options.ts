@@ -1,5 +1,5 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
-import { ReflectMetadataProvider } from '@mikro-orm/core';
+import { FlushMode, ReflectMetadataProvider } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { SeedManager } from '@mikro-orm/seeder';
 import { entities } from '../entities';
@@ -17,6 +17,8 @@ export function ormOptions(clientUrl: string, poolMax: number, forCli = false): 
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
     forceUtcTimezone: true,
     allowGlobalContext: false,
+    // Every write flushes explicitly; no query pays for a change-set scan of the identity map.
+    flushMode: FlushMode.COMMIT,
     ensureDatabase: false,
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 10_000 },
     driverOptions: { connection: { statement_timeout: 30_000, connectionTimeoutMillis: 5_000 } },

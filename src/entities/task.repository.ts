@@ -1,6 +1,7 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import { OrderDirection, TaskOrderField, type TaskPriority, type TaskStatus } from './enums';
 import { Task } from './task.entity';
+import { toPlain } from '../lib/rows';
 import {
   decodeCursor,
   encodeCursor,
@@ -154,7 +155,7 @@ export class TaskRepository extends EntityRepository<Task> {
         ...page,
         rows: page.rows.map((row) => {
           const { sort_key: _k, rn: _rn, ...columns } = row;
-          return this.getEntityManager().map(Task, columns);
+          return toPlain(this.getEntityManager(), Task, columns);
         }),
       });
     }

@@ -1,6 +1,7 @@
 import { ClassType, Field, Int, ObjectType } from 'type-graphql';
 import { BadUserInputError } from '../errors';
 import { isUuid } from './ids';
+import { toPlain } from './rows';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -199,9 +200,7 @@ export async function newestFirstPage<T extends object>(
   );
   return {
     ...page,
-    rows: page.rows.map(({ sort_key: _key, ...columns }) =>
-      em.map(entity, columns as unknown as Parameters<typeof em.map<T>>[1]),
-    ),
+    rows: page.rows.map(({ sort_key: _key, ...columns }) => toPlain(em, entity, columns)),
   };
 }
 

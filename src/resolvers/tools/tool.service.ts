@@ -5,6 +5,7 @@ import { Tool } from '../../entities';
 import { PlanTier } from '../../entities/enums';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
 import { requireId } from '../../lib/ids';
+import { toPlain } from '../../lib/rows';
 import {
   countRows,
   decodeCursor,
@@ -77,7 +78,7 @@ export class ToolService {
         const page = toPage(rows, first, args.after, (row) =>
           encodeCursor({ order: 'SLUG:ASC', key: row.slug, id: row.id }),
         );
-        return { ...page, rows: page.rows.map((row) => em.map(Tool, row)) };
+        return { ...page, rows: page.rows.map((row) => toPlain(em, Tool, row)) };
       },
       count: () => countRows(em, 'tools', where, params),
     });
