@@ -71,17 +71,3 @@ export class QueryTooComplexError extends AppError {
     super(message, 'QUERY_TOO_COMPLEX', extra);
   }
 }
-
-export const ERROR_CODES = [
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'QUOTA_EXCEEDED',
-  'RATE_LIMITED',
-  'UPSTREAM_ERROR',
-  'UPSTREAM_TIMEOUT',
-  'QUERY_TOO_COMPLEX',
-  'INTERNAL_SERVER_ERROR',
-] as const;

@@ -7,7 +7,25 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
 }
 
-/** POSTs one operation to `baseUrl`/graphql the way a client would. */
+/** The contract's error codes (../shared/contract/README.md): no error may carry another. */
+export const CONTRACT_ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'QUOTA_EXCEEDED',
+  'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'UPSTREAM_TIMEOUT',
+  'QUERY_TOO_COMPLEX',
+  'INTERNAL_SERVER_ERROR',
+];
+
+/**
+ * POSTs one operation to `baseUrl`/graphql the way a client would; fails on any error whose
+ * code is not one of the contract's.
+ */
 export async function gql<T = Record<string, any>>(
   baseUrl: string,
   query: string,
@@ -25,6 +43,12 @@ export async function gql<T = Record<string, any>>(
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: T | null; errors?: GraphQLResponse['errors'] };
+  // Every response of every test is held to the contract's codes.
+  for (const error of body.errors ?? []) {
+    if (!CONTRACT_ERROR_CODES.includes(error.extensions?.code)) {
+      throw new Error(`Error outside the contract's codes: ${JSON.stringify(error)}`);
+    }
+  }
   return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
 }
 

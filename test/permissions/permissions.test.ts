@@ -18,19 +18,6 @@ import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, gql, type GraphQLResponse } from '../helpers/graphql';
 import { unique, type SeededUser } from '../helpers/seed';
 
-const CONTRACT_CODES = [
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'QUOTA_EXCEEDED',
-  'RATE_LIMITED',
-  'UPSTREAM_ERROR',
-  'UPSTREAM_TIMEOUT',
-  'QUERY_TOO_COMPLEX',
-  'INTERNAL_SERVER_ERROR',
-];
 const SCOPES = ['TASKS_READ', 'TASKS_WRITE', 'TOOLS_INVOKE', 'USAGE_READ'] as const;
 type Scope = (typeof SCOPES)[number];
 /** The contract: what each scope opens, and what is open to anyone. */
@@ -73,7 +60,6 @@ async function call<T = Record<string, any>>(
   app: TestApp = t,
 ): Promise<GraphQLResponse<T>> {
   const res = await app.gql<T>(query, variables, token);
-  for (const error of res.errors ?? []) expect(CONTRACT_CODES).toContain(error.extensions?.code);
   return res;
 }
 
