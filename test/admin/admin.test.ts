@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Client } from 'pg';
+import { createScratchDatabase } from '../helpers/scratch-database';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
 import { unique, type SeededUser } from '../helpers/seed';
@@ -509,24 +509,7 @@ describe('the last active admin', () => {
  */
 async function isolatedDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.DATABASE_URL;
-  if (base) {
-    const name = `switchboard_test_admin_${process.pid}_${randomBytes(3).toString('hex')}`;
-    const client = new Client({ connectionString: base });
-    await client.connect();
-    await client.query(`create database "${name}"`);
-    await client.end();
-    const url = new URL(base);
-    url.pathname = `/${name}`;
-    return {
-      url: url.toString(),
-      async drop() {
-        const admin = new Client({ connectionString: base });
-        await admin.connect();
-        await admin.query(`drop database if exists "${name}" with (force)`);
-        await admin.end();
-      },
-    };
-  }
+  if (base) return createScratchDatabase(base, 'switchboard_test_admin');
   const root = resolve(__dirname, '../..');
   const { version } = JSON.parse(
     readFileSync(resolve(root, 'node_modules/@electric-sql/pglite/package.json'), 'utf8'),

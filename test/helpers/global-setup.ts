@@ -1,6 +1,5 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { createScratchDatabase } from './scratch-database';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/db/embedded';
@@ -18,15 +17,9 @@ declare global {
 export default async function globalSetup(): Promise<void> {
   const base = process.env.DATABASE_URL;
   if (base) {
-    const name = `switchboard_test_${process.pid}_${randomBytes(3).toString('hex')}`;
-    const admin = new Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`create database "${name}"`);
-    await admin.end();
-    const url = new URL(base);
-    url.pathname = `/${name}`;
-    process.env.TEST_DATABASE_URL = url.toString();
-    globalThis.__testDbName = name;
+    const db = await createScratchDatabase(base, 'switchboard_test');
+    process.env.TEST_DATABASE_URL = db.url;
+    globalThis.__testDbName = db.name;
   } else {
     const db = await startEmbeddedDatabase(null, { maxConnections: 64 });
     process.env.TEST_DATABASE_URL = db.url;
