@@ -40,6 +40,15 @@ function filterValues(filter: TaskFilter | null | undefined) {
   };
 }
 
+/** Checks a list's arguments up front (so a bad one never reaches a batch) and normalises them. */
+function pageQuery(args: ListArgs) {
+  const first = pageSize(args.first);
+  checkFilter(args.filter);
+  const order = args.orderBy ?? DEFAULT_TASK_ORDER;
+  decodeTaskCursor(order, args.after);
+  return { filter: filterValues(args.filter), order, first, after: args.after };
+}
+
 /**
  * Tasks are scoped to their owner here: another user's task id is looked up with the
  * owner in the WHERE clause, so it answers exactly as a missing id does.
@@ -49,12 +58,8 @@ export class TaskService {
 
   /** A page of one owner's tasks; batched, so `User.tasks` over many users stays one query. */
   ownerPage(loaders: Loaders, ownerId: string, args: ListArgs): TaskConnection {
-    const first = pageSize(args.first);
-    checkFilter(args.filter);
-    const order = args.orderBy ?? DEFAULT_TASK_ORDER;
-    decodeTaskCursor(order, args.after);
-    const filter = filterValues(args.filter);
-    const query = { filter, order, first, after: args.after };
+    const query = pageQuery(args);
+    const { filter } = query;
     return new TaskConnection({
       page: () => loaders.taskPage.load({ ownerId, query }),
       count: () => loaders.taskCount.load({ ownerId, filter }),
@@ -66,16 +71,11 @@ export class TaskService {
     if (args.ownerId !== undefined && args.ownerId !== null) {
       return this.ownerPage(loaders, requireId(args.ownerId, 'ownerId'), args);
     }
-    const first = pageSize(args.first);
-    checkFilter(args.filter);
-    const filter = filterValues(args.filter);
-    const order = args.orderBy ?? DEFAULT_TASK_ORDER;
-    decodeTaskCursor(order, args.after);
+    const query = pageQuery(args);
     const repo = em.getRepository(Task);
     return new TaskConnection({
-      page: async () =>
-        (await repo.pages(null, { filter, order, first, after: args.after })).get(null)!,
-      count: async () => (await repo.counts(null, filter)).get(null) ?? 0,
+      page: async () => (await repo.pages(null, query)).get(null)!,
+      count: async () => (await repo.counts(null, query.filter)).get(null) ?? 0,
     });
   }
 
