@@ -24,7 +24,7 @@ import { ormOptions } from './db/orm-options';
 import { AppError } from './errors';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
-import { InvokeRateLimiter } from './lib/rate-limit';
+import { RateLimiter } from './lib/rate-limit';
 import { createLoaders } from './loaders';
 import { Metrics } from './metrics';
 import { permissions, unwrapAllowedFields } from './permissions';
@@ -110,7 +110,7 @@ function fieldsOf(message: string): string[] {
  * BAD_USER_INPUT (or QUERY_TOO_COMPLEX for the token limit), anything else leaves as
  * INTERNAL_SERVER_ERROR with a generic message; the full error is logged with the request id.
  */
-export function formatError(config: Config) {
+export function formatError() {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof AppError) {
@@ -138,10 +138,8 @@ export function formatError(config: Config) {
     return {
       message: 'Internal server error',
       path: formatted.path,
-      extensions: {
-        code: 'INTERNAL_SERVER_ERROR',
-        ...(config.nodeEnv === 'development' ? { detail: formatted.message } : {}),
-      },
+      // The full error is in the log with the request id; never in the response, in any mode.
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
   };
 }
@@ -213,12 +211,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     breakerResetMs: config.toolBreakerResetMs,
   });
   const metrics = new Metrics(config.nodeEnv !== 'test');
+  const rateLimiter = new RateLimiter(redis);
   const validator = new InputValidator();
   const audit = new AuditService();
   const subscriptions = new SubscriptionService(audit, clock);
   const tools = new ToolService(audit, validator, config.toolHostAllowlist);
   const services: Services = {
-    accounts: new AccountService(passwords, accessTokens, config.refreshTokenTtlDays, clock),
+    accounts: new AccountService(
+      passwords,
+      accessTokens,
+      config.refreshTokenTtlDays,
+      clock,
+      rateLimiter,
+      {
+        perAddress: config.authRatePerMinute,
+        perEmail: config.loginRatePerEmailPerMinute,
+      },
+    ),
     tasks: new TaskService(audit),
     admin: new AdminService(audit),
     audit,
@@ -230,7 +239,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       subscriptions,
       validator,
       upstream,
-      new InvokeRateLimiter(redis),
+      rateLimiter,
       clock,
       config.toolTimeoutMs + 5_000,
       metrics,
@@ -285,7 +294,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     schema,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
-    formatError: formatError(config),
+    formatError: formatError(),
     parseOptions: { maxTokens: config.queryMaxTokens },
     plugins: [
       fastifyApolloDrainPlugin(server),
@@ -310,7 +319,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         request.headers.authorization,
         clock.now(),
       );
-      return { em, viewer, loaders: createLoaders(em), requestId: request.id, logger: request.log };
+      return {
+        em,
+        viewer,
+        loaders: createLoaders(em),
+        requestId: request.id,
+        clientAddress: request.ip,
+        logger: request.log,
+      };
     },
   });
 

@@ -53,6 +53,8 @@ export interface Config {
   toolBreakerResetMs: number;
   toolHostAllowlist: string[];
   shutdownTimeoutMs: number;
+  authRatePerMinute: number;
+  loginRatePerEmailPerMinute: number;
 }
 
 /**
@@ -98,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       TOOL_BREAKER_RESET_MS: intRange(100, 3_600_000)({ default: 30_000 }),
       TOOL_HOST_ALLOWLIST: list({ default: [] }),
       SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
+      AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
+      LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
     },
     {
       reporter: ({ errors }) => {
@@ -166,5 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     toolBreakerResetMs: e.TOOL_BREAKER_RESET_MS,
     toolHostAllowlist: e.TOOL_HOST_ALLOWLIST.map((h) => h.toLowerCase()),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    authRatePerMinute: e.AUTH_RATE_PER_MINUTE,
+    loginRatePerEmailPerMinute: e.LOGIN_RATE_PER_EMAIL_PER_MINUTE,
   };
 }

@@ -9,6 +9,8 @@ export interface Context {
   viewer: Viewer;
   loaders: Loaders;
   requestId: string;
+  /** The client's address (behind a proxy only with TRUST_PROXY): keys the sign-in limits. */
+  clientAddress: string;
   /** The request's logger: every line carries the request id. */
   logger: FastifyBaseLogger;
 }

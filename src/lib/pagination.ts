@@ -55,6 +55,7 @@ export function decodeCursor(
     typeof parsed[1] !== 'string' ||
     typeof parsed[2] !== 'string' ||
     !keyPattern.test(parsed[1]) ||
+    (keyPattern === TIMESTAMP_KEY && !isCalendarDate(parsed[1])) ||
     !isUuid(parsed[2])
   ) {
     throw bad();
@@ -62,9 +63,17 @@ export function decodeCursor(
   return { order, key: parsed[1], id: parsed[2] };
 }
 
+/** The date part of a timestamp key exists (no 31 February), or the key is +/- infinity. */
+function isCalendarDate(key: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(key);
+  if (!m) return true;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+}
+
 /** Sort keys that are timestamps as PostgreSQL prints them (or infinity). */
 export const TIMESTAMP_KEY =
-  /^(infinity|-infinity|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)?)$/;
+  /^(infinity|-infinity|(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)?)$/;
 
 @ObjectType({ description: 'Where a page sits in its list' })
 export class PageInfo {

@@ -5,9 +5,11 @@ import type { IRules } from 'graphql-shield/typings/types';
 import type { Context } from '../context';
 import { ApiKeyScope } from '../entities/enums';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { canReadProfile } from './rules/can-read-profile.rule';
 import { hasScope } from './rules/has-scope.rule';
 import { isAdmin } from './rules/is-admin.rule';
 import { isJwtUser } from './rules/is-jwt-user.rule';
+import { isOwnKeyOrJwt } from './rules/is-own-key-or-jwt.rule';
 import { isSelfOrAdmin } from './rules/is-self-or-admin.rule';
 import { isSignedIn } from './rules/is-signed-in.rule';
 
@@ -65,6 +67,11 @@ export const permissionRules: IRules = {
   },
   User: {
     '*': allow,
+    // A profile is `me`'s data (TASKS_READ) wherever it is reached from, e.g. UsageRecord.user.
+    email: canReadProfile,
+    name: canReadProfile,
+    role: canReadProfile,
+    isActive: canReadProfile,
     subscription: and(isSelfOrAdmin, hasScope(ApiKeyScope.USAGE_READ)),
     usage: and(isSelfOrAdmin, hasScope(ApiKeyScope.USAGE_READ)),
     tasks: and(isSelfOrAdmin, hasScope(ApiKeyScope.TASKS_READ)),
@@ -73,14 +80,18 @@ export const permissionRules: IRules = {
   Task: { '*': allow },
   Plan: { '*': allow },
   Subscription: { '*': allow },
-  UsageRecord: { '*': allow },
+  UsageRecord: {
+    '*': allow,
+    // The owner's other keys are not a key's business.
+    apiKey: isOwnKeyOrJwt,
+  },
   UsageSummary: { '*': allow },
   UsageByTool: { '*': allow },
   UsageByDay: { '*': allow },
   ApiKey: { '*': allow },
   ApiKeyCreated: { '*': allow },
   AuthPayload: { '*': allow },
-  ToolInvocation: { '*': allow },
+  ToolInvocation: { '*': allow, subscription: hasScope(ApiKeyScope.USAGE_READ) },
   AuditEntry: { '*': allow },
   PlatformStats: { '*': allow },
   TaskStatusCount: { '*': allow },

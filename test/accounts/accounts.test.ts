@@ -292,3 +292,72 @@ describe('logout, logoutAll, changePassword, profile', () => {
     );
   });
 });
+
+describe('sign-in rate limits', () => {
+  const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+  // Separate apps without Redis: their in-process budgets are theirs alone, whatever else runs.
+  let limited: TestApp;
+  afterEach(async () => {
+    await limited?.close();
+  });
+
+  it('refuses the attempt past the per-email budget with RATE_LIMITED, even with the right password', async () => {
+    limited = await startTestApp({ redisUrl: undefined, loginRatePerEmailPerMinute: 3 });
+    const u = await t.seed.user();
+    for (let i = 0; i < 3; i++) {
+      expectErrorCode(
+        await limited.gql(LOGIN, { i: { email: u.email, password: `guess-${i}-wrong` } }),
+        'UNAUTHENTICATED',
+      );
+    }
+    // The budget is the email's, in any case: the right password does not get through either.
+    const err = expectErrorCode(
+      await limited.gql(LOGIN, { i: { email: u.email.toUpperCase(), password: u.password } }),
+      'RATE_LIMITED',
+    );
+    expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(err.extensions?.retryAfter).toBeLessThanOrEqual(60);
+    // Another account is not held back by this one's budget.
+    const other = await t.seed.user();
+    expectNoErrors(
+      await limited.gql(LOGIN, { i: { email: other.email, password: other.password } }),
+    );
+  });
+
+  it('refuses login, register and refresh past the per-address budget, before any work', async () => {
+    limited = await startTestApp({ redisUrl: undefined, authRatePerMinute: 4 });
+    const u = await t.seed.user();
+    expectNoErrors(await limited.gql(LOGIN, { i: { email: u.email, password: u.password } }));
+    expectErrorCode(await limited.gql(REFRESH, { t: 'x'.repeat(40) }), 'UNAUTHENTICATED');
+    const email = `${unique()}@example.com`;
+    const REGISTER = `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`;
+    expectNoErrors(
+      await limited.gql(REGISTER, { i: { email, password: 'password-123', name: 'R' } }),
+    );
+    expectNoErrors(await limited.gql(LOGIN, { i: { email, password: 'password-123' } }));
+    // The fifth attempt from this address, whatever its kind, is refused.
+    const refusedEmail = `${unique()}@example.com`;
+    for (const [query, variables] of [
+      [LOGIN, { i: { email: u.email, password: u.password } }],
+      [REFRESH, { t: u.refreshToken }],
+      [REGISTER, { i: { email: refusedEmail, password: 'password-123', name: 'S' } }],
+    ] as const) {
+      const err = expectErrorCode(await limited.gql(query, variables), 'RATE_LIMITED');
+      expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+    }
+    // The refused refresh did not rotate (or burn) the token: it still works elsewhere.
+    expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
+    // The refused registration wrote nothing; the allowed one did.
+    const admin = await t.seed.admin();
+    const count = async (s: string) =>
+      expectNoErrors(
+        await t.gql(
+          `query($s: String) { users(first: 5, filter: { search: $s }) { totalCount } }`,
+          { s },
+          admin.accessToken,
+        ),
+      ).users.totalCount;
+    expect(await count(email)).toBe(1);
+    expect(await count(refusedEmail)).toBe(0);
+  });
+});

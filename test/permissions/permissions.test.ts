@@ -363,6 +363,76 @@ describe('API key scopes', () => {
   });
 });
 
+describe('what a key sees of what it reaches', () => {
+  let u: SeededUser;
+  let invoker: { id: string; secret: string };
+  let reader: { id: string; secret: string };
+  let both: { id: string; secret: string };
+  const INVOKE_BY_KEY = `mutation { invokeTool(slug: "text-stats", input: { text: "Hello there." }) { output } }`;
+  beforeAll(async () => {
+    u = await t.seed.user();
+    invoker = await t.seed.apiKey(u, ['TOOLS_INVOKE']);
+    reader = await t.seed.apiKey(u, ['USAGE_READ']);
+    both = await t.seed.apiKey(u, ['TOOLS_INVOKE', 'USAGE_READ']);
+    expectNoErrors(await call(INVOKE_BY_KEY, {}, invoker.secret));
+    expectNoErrors(await call(INVOKE_BY_KEY, {}, both.secret));
+  });
+
+  it('a TOOLS_INVOKE key cannot read the subscription through invokeTool; with USAGE_READ it can', async () => {
+    const q = `mutation { invokeTool(slug: "text-stats", input: { text: "Hi." }) { output subscription { tokensUsed } } }`;
+    const err = expectErrorCode(await call(q, {}, invoker.secret), 'FORBIDDEN');
+    expect(err.path).toEqual(['invokeTool', 'subscription']);
+    expect(err.extensions?.requiredScope).toBe('USAGE_READ');
+    const ok = expectNoErrors(await call(q, {}, both.secret)).invokeTool;
+    expect(ok.subscription.tokensUsed).toBeGreaterThan(0);
+  });
+
+  it('a key sees only itself as the apiKey of a usage record; the owner’s token sees every key', async () => {
+    const q = `{ usageRecords(first: 100) { nodes { apiKey { id } } } }`;
+    // The reader key made no call: every record names another key, so every one is refused.
+    const refused = await call(q, {}, reader.secret);
+    const err = expectErrorCode(refused, 'FORBIDDEN');
+    expect(err.path?.slice(-1)).toEqual(['apiKey']);
+    expect(JSON.stringify(refused)).not.toContain(invoker.id);
+    expect(JSON.stringify(refused)).not.toContain(both.id);
+    // Asked without apiKey, the same key reads the records.
+    expect(
+      expectNoErrors(await call(`{ usageRecords(first: 100) { totalCount } }`, {}, reader.secret))
+        .usageRecords.totalCount,
+    ).toBeGreaterThanOrEqual(2);
+    // A key that made calls sees itself on its own records; the other key's records are refused.
+    const mixed = await call(q, {}, both.secret);
+    expectErrorCode(mixed, 'FORBIDDEN');
+    const seen = (mixed.data?.usageRecords?.nodes ?? []) as ({
+      apiKey: { id: string } | null;
+    } | null)[];
+    expect(seen).toContainEqual({ apiKey: { id: both.id } });
+    expect(JSON.stringify(mixed)).not.toContain(invoker.id);
+    const byOwner = expectNoErrors(await call(q, {}, u.accessToken)).usageRecords.nodes as {
+      apiKey: { id: string } | null;
+    }[];
+    expect(byOwner.map((n) => n.apiKey?.id).sort()).toEqual(
+      expect.arrayContaining([invoker.id, both.id]),
+    );
+  });
+
+  it('a key without TASKS_READ reads a usage record’s user id but not their email or name', async () => {
+    const q = `{ usageRecords(first: 1) { nodes { user { id email } } } }`;
+    const err = expectErrorCode(await call(q, {}, reader.secret), 'FORBIDDEN');
+    expect(err.path).toEqual(['usageRecords', 'nodes', 0, 'user', 'email']);
+    expect(err.extensions?.requiredScope).toBe('TASKS_READ');
+    expect(
+      expectNoErrors(
+        await call(`{ usageRecords(first: 1) { nodes { user { id } } } }`, {}, reader.secret),
+      ).usageRecords.nodes,
+    ).toEqual([{ user: { id: u.id } }]);
+    const withTasksRead = await t.seed.apiKey(u, ['USAGE_READ', 'TASKS_READ']);
+    expect(expectNoErrors(await call(q, {}, withTasksRead.secret)).usageRecords.nodes).toEqual([
+      { user: { id: u.id, email: u.email } },
+    ]);
+  });
+});
+
 describe('what a key can never do, whoever owns it', () => {
   let admin: SeededUser;
   let adminKey: { id: string; secret: string };
@@ -638,56 +708,59 @@ describe('errors', () => {
     expectErrorCode(await call(CREATE, { i: { name: 'k' } }, owner.accessToken), 'BAD_USER_INPUT');
   });
 
-  it('an unexpected error leaves as INTERNAL_SERVER_ERROR with no SQL, stack or internal message, and is logged with the request id', async () => {
-    // A clock that turns invalid on demand makes the next write fail inside the database driver.
-    let broken = false;
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'error' },
-      new Writable({
-        write(chunk, _enc, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
-    const prod = await startTestApp(
-      { nodeEnv: 'production', isProduction: true },
-      { clock: { now: () => (broken ? new Date(Number.NaN) : new Date()) }, logger },
-    );
-    try {
-      const u = await prod.seed.user();
-      broken = true;
-      const res = await gql(
-        prod.url,
-        `mutation { createApiKey(input: { name: "boom", scopes: [TASKS_READ] }) { secret } }`,
-        {},
-        u.accessToken,
-        { 'x-request-id': 'masking-test-1' },
+  it.each([['production'], ['development']] as const)(
+    'an unexpected error leaves as INTERNAL_SERVER_ERROR with no SQL, stack or internal message in %s, and is logged with the request id',
+    async (nodeEnv) => {
+      // A clock that turns invalid on demand makes the next write fail inside the database driver.
+      let broken = false;
+      const lines: string[] = [];
+      const logger = pino(
+        { level: 'error' },
+        new Writable({
+          write(chunk, _enc, done) {
+            lines.push(String(chunk));
+            done();
+          },
+        }),
       );
-      broken = false;
-      expect(res.errors).toEqual([
-        {
-          message: 'Internal server error',
-          path: ['createApiKey'],
-          extensions: { code: 'INTERNAL_SERVER_ERROR' },
-        },
-      ]);
-      expect(res.data).toBeNull();
-      const body = JSON.stringify(res);
-      for (const leak of [/insert/i, /api_keys/i, /\bat \w/, /\.ts:\d+/, /NaN/, /timestamp/i]) {
-        expect(body).not.toMatch(leak);
+      const prod = await startTestApp(
+        { nodeEnv, isProduction: nodeEnv === 'production' },
+        { clock: { now: () => (broken ? new Date(Number.NaN) : new Date()) }, logger },
+      );
+      try {
+        const u = await prod.seed.user();
+        broken = true;
+        const res = await gql(
+          prod.url,
+          `mutation { createApiKey(input: { name: "boom", scopes: [TASKS_READ] }) { secret } }`,
+          {},
+          u.accessToken,
+          { 'x-request-id': `masking-test-${nodeEnv}` },
+        );
+        broken = false;
+        expect(res.errors).toEqual([
+          {
+            message: 'Internal server error',
+            path: ['createApiKey'],
+            extensions: { code: 'INTERNAL_SERVER_ERROR' },
+          },
+        ]);
+        expect(res.data).toBeNull();
+        const body = JSON.stringify(res);
+        for (const leak of [/insert/i, /api_keys/i, /\bat \w/, /\.ts:\d+/, /NaN/, /timestamp/i]) {
+          expect(body).not.toMatch(leak);
+        }
+        // The full error is in the log, under the request id the client sent.
+        const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'unexpected error');
+        expect(logged).toMatchObject({ requestId: `masking-test-${nodeEnv}` });
+        expect(JSON.stringify(logged.err)).toMatch(/api_keys|invalid|NaN/i);
+        // Nothing was written.
+        expect(
+          expectNoErrors(await prod.gql(`{ apiKeys { id } }`, {}, u.accessToken)).apiKeys,
+        ).toEqual([]);
+      } finally {
+        await prod.close();
       }
-      // The full error is in the log, under the request id the client sent.
-      const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'unexpected error');
-      expect(logged).toMatchObject({ requestId: 'masking-test-1' });
-      expect(JSON.stringify(logged.err)).toMatch(/api_keys|invalid|NaN/i);
-      // Nothing was written.
-      expect(
-        expectNoErrors(await prod.gql(`{ apiKeys { id } }`, {}, u.accessToken)).apiKeys,
-      ).toEqual([]);
-    } finally {
-      await prod.close();
-    }
-  });
+    },
+  );
 });

@@ -314,6 +314,8 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     ['an unknown status', { title: 'ok', status: 'FINISHED' }, 'status'],
     ['an unknown priority', { title: 'ok', priority: 'CRITICAL' }, 'priority'],
     ['a malformed dueDate', { title: 'ok', dueDate: 'next tuesday' }, 'dueDate'],
+    ['a dueDate in year 0', { title: 'ok', dueDate: '0000-01-01T00:00:00Z' }, 'dueDate'],
+    ['a dueDate of 31 February', { title: 'ok', dueDate: '2030-02-31T00:00:00Z' }, 'dueDate'],
   ])('createTask refuses %s', async (_what, input, field) => {
     const before = await taskCount(t, u);
     expectBadInput(await t.gql(CREATE, { input }, u.accessToken), field);
@@ -428,6 +430,33 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
         u.accessToken,
       ),
     );
+  });
+
+  it('refuses a well-formed cursor whose key is not a real time (crafted by hand)', async () => {
+    const page = expectNoErrors(
+      await t.gql(`{ tasks(first: 1) { pageInfo { endCursor } } }`, {}, u.accessToken),
+    );
+    const [order, key, id] = JSON.parse(
+      Buffer.from(page.tasks.pageInfo.endCursor as string, 'base64url').toString('utf8'),
+    ) as [string, string, string];
+    expect(order).toBe('CREATED_AT:DESC');
+    // The genuine cursor works; the same cursor with an impossible time is bad input, not a 500.
+    const run = (k: string) =>
+      t.gql(
+        `query($after: String) { tasks(first: 1, after: $after) { nodes { id } } }`,
+        { after: Buffer.from(JSON.stringify([order, k, id])).toString('base64url') },
+        u.accessToken,
+      );
+    expectNoErrors(await run(key));
+    for (const bad of [
+      '2030-13-01 00:00:00+00',
+      '2030-02-31 00:00:00+00',
+      '0000-01-01 00:00:00+00',
+      '2030-01-01 24:00:00+00',
+      "2030-01-01'; select 1; --",
+    ]) {
+      expectBadInput(await run(bad), 'after');
+    }
   });
 
   it('refuses a malformed cursor even when only totalCount is asked for', async () => {

@@ -226,16 +226,46 @@ describe('UpstreamClient retries', () => {
     expect(err.message).toBe('connection to the tool failed before any response (ECONNREFUSED)');
   });
 
-  it('retries a connection dropped before any response header', async () => {
+  it('does not retry a connection dropped before any response header', async () => {
     const upstream = await startServer((req, res, index) => {
       if (index === 0) req.socket.destroy();
       else sendJson(res, 200, { output: 'after reset' });
     });
 
-    const result = await client.call('reset', upstream.url, 1);
+    const err = await callError(client.call('reset', upstream.url, 1));
 
-    expect(result).toEqual({ output: 'after reset', usage: null, attempts: 2 });
-    expect(upstream.requests).toHaveLength(2);
+    expect(err.code).toBe('UPSTREAM_ERROR');
+    expect(err.attempts).toBe(1);
+    expect(err.reached).toBe(true);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it('does not retry an upstream that reads the whole body and then resets the connection', async () => {
+    const body = 'x'.repeat(256 * 1024);
+    const received: number[] = [];
+    const upstream = createNetServer((socket) => {
+      let buffered = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        const headerEnd = buffered.indexOf('\r\n\r\n');
+        if (headerEnd === -1) return;
+        const length = /content-length: *(\d+)/i.exec(buffered.subarray(0, headerEnd).toString());
+        if (buffered.length - headerEnd - 4 < Number(length?.[1])) return;
+        received.push(buffered.length - headerEnd - 4);
+        socket.resetAndDestroy();
+      });
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const { port } = upstream.address() as AddressInfo;
+
+    const err = await callError(client.call('reset-after-body', `http://127.0.0.1:${port}/`, body));
+    upstream.close();
+
+    expect(received).toEqual([JSON.stringify({ input: body }).length]);
+    expect(err.code).toBe('UPSTREAM_ERROR');
+    expect(err.attempts).toBe(1);
+    expect(err.reached).toBe(true);
   });
 });
 

@@ -206,6 +206,7 @@ describe('calling an upstream tool', () => {
       200,
     ],
     ['a JSON array', [1, 2, 3], 200],
+    ['output with a NUL character (PostgreSQL cannot store it)', { output: 'a\u0000b' }, 200],
   ])('refuses %s with UPSTREAM_ERROR and charges nothing', async (_what, body, status) => {
     const { up, user, invoke } = await setup((_req, res) => {
       if (typeof body === 'string') {
@@ -226,6 +227,45 @@ describe('calling an upstream tool', () => {
       await t.gql(`{ mySubscription { tokensUsed tokensRemaining } }`, {}, user.accessToken),
     ).mySubscription;
     expect(sub).toEqual({ tokensUsed: 0, tokensRemaining: 10_000 });
+  });
+
+  it('releases the whole reservation of a failed call: a call reserving almost all the quota still fits after it', async () => {
+    // FREE has 10,000 tokens; each call reserves its input estimate + 9,900.
+    const { up, user, invoke } = await setup((_req, res, index) => {
+      if (index === 0) sendJson(res, 200, { output: 'bad\u0000output' });
+      else sendJson(res, 200, { output: 'ok', usage: { inputTokens: 3, outputTokens: 4 } });
+    }, 9_900);
+    expectErrorCode(await invoke(), 'UPSTREAM_ERROR');
+    expect(expectNoErrors(await invoke()).invokeTool.output).toBe('ok');
+    expect(up.requests).toHaveLength(2);
+    expect(await meter(t, user.accessToken)).toEqual({
+      tokensUsed: 7,
+      records: 2,
+      succeededTokens: 7,
+    });
+    // The successful call settled to its real 7 tokens and released the rest: a third fits.
+    expect(expectNoErrors(await invoke()).invokeTool.subscription.tokensUsed).toBe(14);
+  });
+
+  it('refuses input nested deeper than 64 levels with BAD_USER_INPUT before calling or writing', async () => {
+    const { up, user, invoke } = await setup((_req, res) => sendJson(res, 200, { output: 1 }));
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 200; i++) deep = { d: deep };
+    const err = expectErrorCode(await invoke(deep), 'BAD_USER_INPUT');
+    expect(err.extensions?.fields).toContain('input');
+    let deepArray: unknown = [];
+    for (let i = 0; i < 200; i++) deepArray = [deepArray];
+    expectErrorCode(await invoke({ a: deepArray }), 'BAD_USER_INPUT');
+    expect(up.requests).toHaveLength(0);
+    expect(await meter(t, user.accessToken)).toEqual({
+      tokensUsed: 0,
+      records: 0,
+      succeededTokens: 0,
+    });
+    // Nesting within the limit is fine.
+    let fine: unknown = 'bottom';
+    for (let i = 0; i < 30; i++) fine = { d: fine };
+    expectNoErrors(await invoke(fine));
   });
 
   it('answers UPSTREAM_ERROR for a tool that cannot be reached, charging nothing', async () => {

@@ -25,12 +25,12 @@ export class AccountResolver {
 
   @Mutation(() => AuthPayload, { description: 'Creates an account on the FREE plan; public' })
   register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context) {
-    return this.services.accounts.register(ctx.em, input);
+    return this.services.accounts.register(ctx.em, input, ctx.clientAddress);
   }
 
   @Mutation(() => AuthPayload, { description: 'Signs in; public' })
   login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context) {
-    return this.services.accounts.login(ctx.em, input);
+    return this.services.accounts.login(ctx.em, input, ctx.clientAddress);
   }
 
   @Mutation(() => AuthPayload, {
@@ -41,7 +41,7 @@ export class AccountResolver {
     refreshToken: string,
     @Ctx() ctx: Context,
   ) {
-    return this.services.accounts.refresh(ctx.em, refreshToken);
+    return this.services.accounts.refresh(ctx.em, refreshToken, ctx.clientAddress);
   }
 
   @Mutation(() => Boolean, { description: 'Ends the session this refresh token belongs to' })

@@ -12,6 +12,7 @@ import {
   UnauthenticatedError,
 } from '../../errors';
 import { type Clock, monthOf } from '../../lib/clock';
+import type { RateLimiter } from '../../lib/rate-limit';
 import type { AuthPayload } from './auth-payload.type';
 import type {
   ChangePasswordInput,
@@ -40,10 +41,14 @@ export class AccountService {
     private readonly accessTokens: AccessTokens,
     private readonly refreshTtlDays: number,
     private readonly clock: Clock,
+    private readonly rateLimiter: RateLimiter,
+    /** Sign-in attempts a minute: per client address (login, register, refresh), per email. */
+    private readonly limits: { perAddress: number; perEmail: number },
   ) {}
 
   /** Creates the account on FREE and signs it in, all in one transaction. */
-  async register(em: EntityManager, input: RegisterInput): Promise<AuthPayload> {
+  async register(em: EntityManager, input: RegisterInput, address: string): Promise<AuthPayload> {
+    await this.rateLimiter.consume('auth', address, this.limits.perAddress);
     const email = normalizeEmail(input.email);
     const passwordHash = await this.passwords.hash(input.password);
     try {
@@ -74,7 +79,10 @@ export class AccountService {
   }
 
   /** Same error, after the same bcrypt work, for an unknown email and a wrong password. */
-  async login(em: EntityManager, input: LoginInput): Promise<AuthPayload> {
+  async login(em: EntityManager, input: LoginInput, address: string): Promise<AuthPayload> {
+    // Before any bcrypt work: guessing passwords, or burning CPU with logins, is refused here.
+    await this.rateLimiter.consume('auth', address, this.limits.perAddress);
+    await this.rateLimiter.consume('login', normalizeEmail(input.email), this.limits.perEmail);
     const user = await em.findOne(User, { email: normalizeEmail(input.email) });
     const ok = await this.passwords.verify(input.password, user?.passwordHash ?? null);
     if (!user || !ok || !user.isActive) {
@@ -87,7 +95,8 @@ export class AccountService {
    * Rotates a refresh token. A token presented a second time means it leaked (or the client
    * raced itself): the whole session, every token descended from that login, is revoked.
    */
-  async refresh(em: EntityManager, token: string): Promise<AuthPayload> {
+  async refresh(em: EntityManager, token: string, address: string): Promise<AuthPayload> {
+    await this.rateLimiter.consume('auth', address, this.limits.perAddress);
     const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
     if (token.length < 20 || token.length > 200) throw invalid();
     const now = this.clock.now();

@@ -14,7 +14,7 @@ import {
 } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import type { Metrics } from '../../metrics';
-import type { InvokeRateLimiter } from '../../lib/rate-limit';
+import type { RateLimiter } from '../../lib/rate-limit';
 import type { Loaders } from '../../loaders';
 import type { SubscriptionService, Reservation } from '../plans/subscription.service';
 import { getBuiltinTool } from './builtins';
@@ -46,6 +46,23 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+const MAX_INPUT_DEPTH = 64;
+
+/** Refuses input nested deeper than JSON Schema validation and hashing should ever walk. */
+function checkDepth(input: unknown): void {
+  const stack: [unknown, number][] = [[input, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_INPUT_DEPTH) {
+      throw new BadUserInputError(`input is nested deeper than ${MAX_INPUT_DEPTH} levels`, [
+        'input',
+      ]);
+    }
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+}
+
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 const MAX_INPUT_CHARS = 1_000_000;
 
@@ -71,7 +88,7 @@ export class InvocationService {
     private readonly subscriptions: SubscriptionService,
     private readonly validator: InputValidator,
     private readonly upstream: UpstreamClient,
-    private readonly rateLimiter: InvokeRateLimiter,
+    private readonly rateLimiter: RateLimiter,
     private readonly clock: Clock,
     /** The longest one call can take: how long a duplicate waits, and when a claim is stale. */
     private readonly claimTtlMs: number,
@@ -92,12 +109,19 @@ export class InvocationService {
         'idempotencyKey',
       ]);
     }
+    checkDepth(args.input);
     if (args.input === undefined || (JSON.stringify(args.input) ?? '').length > MAX_INPUT_CHARS) {
       throw new BadUserInputError('input is missing or too large', ['input']);
     }
     const tool = await this.tools.bySlug(em, args.slug);
     if (!tool) throw new NotFoundError('Tool');
 
+    // Refusals that need no call: nothing is reserved, called or recorded.
+    if (
+      tool.endpointUrl ? !this.tools.endpointAllowed(tool.endpointUrl) : !getBuiltinTool(tool.slug)
+    ) {
+      throw new UpstreamError('This tool is not available');
+    }
     const sub = await loaders.subscription.load(userId);
     if (!sub) throw new NotFoundError('Subscription');
     const plan = await loaders.plan.load(sub.tier);
@@ -115,7 +139,7 @@ export class InvocationService {
     }
 
     this.validator.validate(`${tool.id}:${tool.updatedAt.getTime()}`, tool.inputSchema, args.input);
-    await this.rateLimiter.consume(userId, plan.requestsPerMinute);
+    await this.rateLimiter.consume('invoke', userId, plan.requestsPerMinute);
 
     const estimatedInput = estimateTokens(args.input);
     const reservation = await this.subscriptions.reserve(
@@ -142,8 +166,9 @@ export class InvocationService {
     this.metrics?.toolCalls.inc({ tool: tool.slug, status: outcome.status });
     if (outcome.charged > 0) this.metrics?.toolTokens.inc({ tool: tool.slug }, outcome.charged);
 
+    let record: UsageRecord;
     try {
-      const record = await em.transactional(async (tx) => {
+      record = await em.transactional(async (tx) => {
         await this.subscriptions.settle(tx, reservation, outcome.charged);
         const record = tx.create(UsageRecord, {
           user: tx.getReference(User, userId),
@@ -165,23 +190,26 @@ export class InvocationService {
         if (key) await this.unclaim(tx, userId, key);
         return record;
       });
-      if (outcome.error) throw outcome.error;
-      loaders.subscription.clear(userId);
-      return {
-        output: outcome.output,
-        usage: record,
-        subscription: await this.subscriptions.viewFor(loaders, userId),
-        replayed: false,
-      };
     } catch (err) {
+      // Nothing was charged or recorded: release the reservation and free the key, whatever
+      // went wrong, so that neither is held until the quota or the claim runs out.
+      await this.subscriptions.settle(em, reservation, 0);
+      if (key) await this.unclaim(em, userId, key);
       if (err instanceof UniqueConstraintViolationException && key) {
-        // A concurrent call with the same key won: release ours and answer with its result.
-        await this.subscriptions.settle(em, reservation, 0);
+        // A concurrent call with the same key won: answer with its result.
         const replay = await this.replay(em.fork(), loaders, userId, key, hash!);
         if (replay) return replay;
       }
       throw err;
     }
+    if (outcome.error) throw outcome.error;
+    loaders.subscription.clear(userId);
+    return {
+      output: outcome.output,
+      usage: record,
+      subscription: await this.subscriptions.viewFor(loaders, userId),
+      replayed: false,
+    };
   }
 
   /**
@@ -269,16 +297,15 @@ export class InvocationService {
     let reported: { inputTokens: number; outputTokens: number } | null = null;
     try {
       if (tool.endpointUrl) {
-        if (!this.tools.endpointAllowed(tool.endpointUrl)) {
-          throw new UpstreamError('This tool’s upstream host is not allowed');
-        }
         const result = await this.upstream.call(tool.id, tool.endpointUrl, input, requestId);
+        // PostgreSQL cannot store NUL in JSON text: an answer carrying one is not usable.
+        if ((JSON.stringify(result.output) ?? '').includes('\\u0000')) {
+          throw new UpstreamError('Invalid answer from the tool');
+        }
         output = result.output;
         reported = result.usage;
       } else {
-        const builtin = getBuiltinTool(tool.slug);
-        if (!builtin) throw new UpstreamError('This built-in tool is not available');
-        output = builtin.run(input);
+        output = getBuiltinTool(tool.slug)!.run(input);
       }
     } catch (err) {
       if (err instanceof UpstreamCallError && !err.reached) throw err;

@@ -32,7 +32,18 @@ const BREAKER_WINDOW_MS = 30_000;
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 const BREAKER_ERROR_PERCENTAGE = 50;
 const RETRYABLE_STATUSES = new Set([502, 503, 504]);
-const RETRYABLE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
+/**
+ * Failures to establish the connection at all (DNS lookup or TCP connect), so the tool cannot have
+ * seen the request. A reset or socket error once connected (ECONNRESET, UND_ERR_SOCKET, EPIPE) is
+ * deliberately absent: the tool may already have read the body and acted on it.
+ */
+const RETRYABLE_CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 const UNDICI_TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -284,7 +295,8 @@ export class UpstreamClient {
         signal,
       );
     } catch (err) {
-      // Failing before any response header means the upstream cannot have acted on the request.
+      // Only a connection that was never established is retried: once connected, the tool may
+      // have read the body and acted on it even if no response header ever arrives.
       if (isRetryableConnectionError(err)) {
         throw new AttemptFailure(
           `connection to the tool failed before any response (${errorCode(err)})`,
