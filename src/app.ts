@@ -283,7 +283,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   server.addHook('onResponse', async () => {
     if (draining) server.server.closeIdleConnections();
   });
-  metrics.register(server);
+  metrics.register(server, config.metricsToken);
   await server.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     credentials: true,

@@ -55,6 +55,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   authRatePerMinute: number;
   loginRatePerEmailPerMinute: number;
+  /** Bearer token for GET /metrics; unset: only loopback clients may read it. */
+  metricsToken: string | undefined;
 }
 
 /**
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
       AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
       LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
+      METRICS_TOKEN: str({ default: undefined }),
     },
     {
       reporter: ({ errors }) => {
@@ -130,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.DATABASE_URL && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
     problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  }
+  if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) {
+    problems.push('METRICS_TOKEN: at least 16 characters');
   }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -172,5 +178,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     authRatePerMinute: e.AUTH_RATE_PER_MINUTE,
     loginRatePerEmailPerMinute: e.LOGIN_RATE_PER_EMAIL_PER_MINUTE,
+    metricsToken: e.METRICS_TOKEN || undefined,
   };
 }

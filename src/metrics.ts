@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics of one app (its own registry, so several apps can share a process). */
@@ -31,8 +32,11 @@ export class Metrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }
 
-  /** Times every request and serves GET /metrics. */
-  register(server: FastifyInstance): void {
+  /**
+   * Times every request and serves GET /metrics: with `token`, to a client presenting it as a
+   * Bearer token; without, to loopback clients only (tool names and traffic are not public).
+   */
+  register(server: FastifyInstance, token?: string): void {
     server.addHook('onResponse', async (request, reply) => {
       this.httpDuration.observe(
         {
@@ -43,9 +47,29 @@ export class Metrics {
         reply.elapsedTime / 1000,
       );
     });
-    server.get('/metrics', async (_request, reply) => {
+    server.get('/metrics', async (request, reply) => {
+      if (!mayRead(request, token)) {
+        reply.code(token ? 401 : 403);
+        if (token) reply.header('www-authenticate', 'Bearer');
+        return {
+          error: token
+            ? 'metrics need the metrics token'
+            : 'metrics are served to loopback clients only',
+        };
+      }
       reply.header('content-type', this.registry.contentType);
       return this.registry.metrics();
     });
   }
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+function mayRead(request: FastifyRequest, token: string | undefined): boolean {
+  if (token) {
+    const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+    return timingSafeEqual(digest(given), digest(token));
+  }
+  const ip = request.ip;
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
 }

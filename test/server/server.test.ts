@@ -96,6 +96,39 @@ describe('HTTP surface', () => {
     );
   });
 
+  it('serves metrics only to loopback clients without METRICS_TOKEN, and only with the token when set', async () => {
+    // Behind a trusted proxy the client is the forwarded address: not loopback, so refused.
+    const proxied = await startTestApp({ trustProxy: true });
+    try {
+      const remote = await fetch(`${proxied.url}/metrics`, {
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      });
+      expect(remote.status).toBe(403);
+      expect(await remote.text()).not.toContain('switchboard_');
+      expect((await fetch(`${proxied.url}/metrics`)).status).toBe(200);
+    } finally {
+      await proxied.close();
+    }
+    const token = 'metrics-token-0123456789abcdef';
+    const guarded = await startTestApp({ metricsToken: token });
+    try {
+      for (const authorization of [undefined, 'Bearer wrong-token', `Basic ${token}`, token]) {
+        const res = await fetch(`${guarded.url}/metrics`, {
+          headers: authorization ? { authorization } : {},
+        });
+        expect(res.status).toBe(401);
+        expect(await res.text()).not.toContain('switchboard_');
+      }
+      const ok = await fetch(`${guarded.url}/metrics`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('switchboard_http_request_duration_seconds');
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('allows only configured CORS origins', async () => {
     const allowed = await fetch(`${t.url}/graphql`, {
       method: 'OPTIONS',
@@ -192,6 +225,9 @@ describe('configuration', () => {
     expect(ok.ide).toBe(false);
     expect(ok.introspection).toBe(false);
     expect(loadConfig({}).port).toBe(4000);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
+    expect(() => loadConfig({ AUTH_RATE_PER_MINUTE: '0' })).toThrow(/AUTH_RATE_PER_MINUTE/);
+    expect(loadConfig({}).metricsToken).toBeUndefined();
   });
 });
 
