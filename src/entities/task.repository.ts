@@ -10,6 +10,7 @@ import {
   toPage,
   type Page,
 } from '../lib/pagination';
+import { toGraphQLInt } from '../lib/numbers';
 
 export interface TaskFilterValues {
   status?: TaskStatus[] | null;
@@ -181,7 +182,7 @@ export class TaskRepository extends EntityRepository<Task> {
         `select count(*) as n from tasks t ${whereSql}`,
         params,
       );
-      result.set(null, Number(rows[0]?.n ?? 0));
+      result.set(null, toGraphQLInt(rows[0]?.n));
       return result;
     }
     const rows: { owner_id: string; n: string }[] = await this.getEntityManager().execute(
@@ -189,7 +190,7 @@ export class TaskRepository extends EntityRepository<Task> {
       params,
     );
     for (const id of ownerIds) result.set(id, 0);
-    for (const row of rows) result.set(row.owner_id, Number(row.n));
+    for (const row of rows) result.set(row.owner_id, toGraphQLInt(row.n));
     return result;
   }
 }

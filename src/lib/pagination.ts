@@ -1,6 +1,7 @@
 import { ClassType, Field, Int, ObjectType } from 'type-graphql';
 import { BadUserInputError } from '../errors';
 import { isUuid } from './ids';
+import { toGraphQLInt } from './numbers';
 import { toPlain } from './rows';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -225,7 +226,7 @@ export async function countRows(
     `select count(*) as n from ${table} t ${whereSql}`,
     params,
   );
-  return Number(rows[0]?.n ?? 0);
+  return toGraphQLInt(rows[0]?.n);
 }
 
 export function escapeLike(text: string): string {

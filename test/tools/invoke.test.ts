@@ -497,6 +497,30 @@ describe('plan changes', () => {
     });
   });
 
+  it('an ENTERPRISE period past 2^31 - 1 tokens keeps answering, tokensUsed saturating at the largest Int', async () => {
+    const u = await t.seed.user({ plan: 'ENTERPRISE' });
+    expectNoErrors(await invoke(u.accessToken, 'text-stats', { text: 'Warm up.' }));
+    // Three billion tokens this month: more than GraphQL's Int can carry.
+    await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update subscriptions set tokens_used = 3000000000 where user_id = ?`, [u.id]);
+    const call = expectNoErrors(
+      await invoke(u.accessToken, 'text-stats', { text: 'Still served.' }),
+    ).invokeTool;
+    expect(call.subscription).toEqual({
+      tokensUsed: 2_147_483_647,
+      tokensRemaining: null,
+      plan: { tier: 'ENTERPRISE' },
+    });
+    const rows = await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select tokens_used::text as used from subscriptions where user_id = ?`, [u.id]);
+    // The database keeps the exact count; only what GraphQL shows saturates.
+    expect(rows[0].used).toBe(String(3_000_000_000 + call.usage.totalTokens));
+  });
+
   it('ENTERPRISE has no quota: tokensRemaining is null', async () => {
     const u = await t.seed.user({ plan: 'ENTERPRISE' });
     const call = expectNoErrors(

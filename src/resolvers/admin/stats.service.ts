@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TaskStatus } from '../../entities/enums';
 import { BadUserInputError } from '../../errors';
+import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
 import type { UsageByTool } from '../usage/usage.types';
 
@@ -27,15 +28,15 @@ export class StatsService {
         `select status, count(*) as n from tasks group by status`,
       ),
     ]);
-    const byStatus = new Map(tasks.map((row) => [row.status, Number(row.n)]));
+    const byStatus = new Map(tasks.map((row) => [row.status, toGraphQLInt(row.n)]));
     const tasksByStatus = Object.values(TaskStatus).map((status) => ({
       status,
       count: byStatus.get(status) ?? 0,
     }));
     return {
-      users: Number(users[0]?.users ?? 0),
-      activeUsers: Number(users[0]?.active ?? 0),
-      admins: Number(users[0]?.admins ?? 0),
+      users: toGraphQLInt(users[0]?.users ?? 0),
+      activeUsers: toGraphQLInt(users[0]?.active ?? 0),
+      admins: toGraphQLInt(users[0]?.admins ?? 0),
       tasks: tasksByStatus.reduce((sum, s) => sum + s.count, 0),
       tasksByStatus,
     };
@@ -46,7 +47,7 @@ export class StatsService {
       `select count(*) as n from usage_records where created_at >= now() - make_interval(days => ?)`,
       [days(last)],
     );
-    return Number(rows[0]?.n ?? 0);
+    return toGraphQLInt(rows[0]?.n ?? 0);
   }
 
   async tokens(em: EntityManager, last: number | null | undefined): Promise<number> {
@@ -55,7 +56,7 @@ export class StatsService {
         where created_at >= now() - make_interval(days => ?)`,
       [days(last)],
     );
-    return Number(rows[0]?.n ?? 0);
+    return toGraphQLInt(rows[0]?.n ?? 0);
   }
 
   /** The tools with the most tokens in the last 30 days. */
@@ -78,7 +79,7 @@ export class StatsService {
     return rows.flatMap((row, i) => {
       const tool = tools[i];
       return tool && !(tool instanceof Error)
-        ? [{ tool, calls: Number(row.calls), totalTokens: Number(row.tokens) }]
+        ? [{ tool, calls: toGraphQLInt(row.calls), totalTokens: toGraphQLInt(row.tokens) }]
         : [];
     });
   }

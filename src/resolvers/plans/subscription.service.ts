@@ -6,6 +6,7 @@ import type { PlanTier } from '../../entities/enums';
 import { NotFoundError, QuotaExceededError } from '../../errors';
 import { type Clock, monthOf } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
+import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
 import type { AuditService } from '../admin/audit.service';
 import type { SubscriptionView } from './subscription.types';
@@ -21,7 +22,7 @@ export interface Reservation {
 
 /** Counters of a row from an earlier month count as zero: the period rolls over by itself. */
 function current(sub: { periodStart: Date; tokensUsed: number }, monthStart: Date) {
-  return sub.periodStart.getTime() < monthStart.getTime() ? 0 : Number(sub.tokensUsed);
+  return sub.periodStart.getTime() < monthStart.getTime() ? 0 : toGraphQLInt(sub.tokensUsed);
 }
 
 export class SubscriptionService {

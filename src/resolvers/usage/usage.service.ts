@@ -4,6 +4,7 @@ import { BadUserInputError } from '../../errors';
 import { type Clock, monthOf } from '../../lib/clock';
 import { isUuid } from '../../lib/ids';
 import { countRows, newestFirstPage, pageSize } from '../../lib/pagination';
+import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
 import { type UsageFilter, UsageRecordConnection, type UsageSummary } from './usage.types';
 
@@ -105,8 +106,8 @@ export async function summarizeUsage(
   for (const id of ids) result.set(id, { calls: 0, totalTokens: 0, byTool: [], byDay: [] });
   for (const row of totals) {
     const s = result.get(row.user_id)!;
-    s.calls = Number(row.calls);
-    s.totalTokens = Number(row.tokens);
+    s.calls = toGraphQLInt(row.calls);
+    s.totalTokens = toGraphQLInt(row.tokens);
   }
   const tools = await loaders.tool.loadMany([...new Set(byTool.map((r) => r.tool_id))]);
   const toolById = new Map(
@@ -117,15 +118,15 @@ export async function summarizeUsage(
     if (!tool) continue;
     result.get(row.user_id)!.byTool.push({
       tool,
-      calls: Number(row.calls),
-      totalTokens: Number(row.tokens),
+      calls: toGraphQLInt(row.calls),
+      totalTokens: toGraphQLInt(row.tokens),
     });
   }
   for (const row of byDay) {
     result.get(row.user_id)!.byDay.push({
       day: row.day,
-      calls: Number(row.calls),
-      totalTokens: Number(row.tokens),
+      calls: toGraphQLInt(row.calls),
+      totalTokens: toGraphQLInt(row.tokens),
     });
   }
   return result;
