@@ -209,13 +209,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     retryBaseMs: config.toolRetryBaseMs,
     breakerFailures: config.toolBreakerFailures,
     breakerResetMs: config.toolBreakerResetMs,
+    allowPrivateNetworks: config.toolAllowPrivateNetworks,
   });
   const metrics = new Metrics(config.nodeEnv !== 'test');
   const rateLimiter = new RateLimiter(redis);
   const validator = new InputValidator();
   const audit = new AuditService();
   const subscriptions = new SubscriptionService(audit, clock);
-  const tools = new ToolService(audit, validator, config.toolHostAllowlist);
+  const tools = new ToolService(audit, validator, {
+    hostAllowlist: config.toolHostAllowlist,
+    allowPrivateNetworks: config.toolAllowPrivateNetworks,
+  });
   const services: Services = {
     accounts: new AccountService(
       passwords,

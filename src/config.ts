@@ -52,6 +52,8 @@ export interface Config {
   toolBreakerFailures: number;
   toolBreakerResetMs: number;
   toolHostAllowlist: string[];
+  /** Whether tool endpoints may be loopback, private or link-local addresses (not in production). */
+  toolAllowPrivateNetworks: boolean;
   shutdownTimeoutMs: number;
   authRatePerMinute: number;
   loginRatePerEmailPerMinute: number;
@@ -101,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       TOOL_BREAKER_FAILURES: intRange(1, 1_000)({ default: 5 }),
       TOOL_BREAKER_RESET_MS: intRange(100, 3_600_000)({ default: 30_000 }),
       TOOL_HOST_ALLOWLIST: list({ default: [] }),
+      TOOL_ALLOW_PRIVATE_NETWORKS: bool({ default: undefined }),
       SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
       AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
       LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
@@ -175,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     toolBreakerFailures: e.TOOL_BREAKER_FAILURES,
     toolBreakerResetMs: e.TOOL_BREAKER_RESET_MS,
     toolHostAllowlist: e.TOOL_HOST_ALLOWLIST.map((h) => h.toLowerCase()),
+    toolAllowPrivateNetworks: e.TOOL_ALLOW_PRIVATE_NETWORKS ?? !isProduction,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     authRatePerMinute: e.AUTH_RATE_PER_MINUTE,
     loginRatePerEmailPerMinute: e.LOGIN_RATE_PER_EMAIL_PER_MINUTE,

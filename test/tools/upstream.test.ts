@@ -327,3 +327,90 @@ describe('circuit breaker', () => {
     expect(expectNoErrors(await good.invoke()).invokeTool.output).toBe('fine');
   });
 });
+
+describe('private networks denied (the production default)', () => {
+  let guarded: TestApp;
+  beforeAll(async () => {
+    guarded = await startTestApp({ toolAllowPrivateNetworks: false });
+  });
+  afterAll(async () => {
+    await guarded.close();
+  });
+
+  it.each([
+    'http://127.0.0.1:8080/run',
+    'http://localhost:8080/run',
+    'http://LOCALHOST./run',
+    'http://api.localhost/run',
+    'http://[::1]/run',
+    'http://[::ffff:127.0.0.1]/run',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://10.1.2.3/run',
+    'http://172.16.0.1/run',
+    'http://192.168.1.10/run',
+    'http://100.64.0.1/run',
+    'http://0.0.0.0/run',
+    'http://2130706433/run',
+    'http://0x7f.1/run',
+    'http://[fd00::1]/run',
+    'http://[fe80::1]/run',
+  ])('refuses a tool endpoint at %s with BAD_USER_INPUT, creating nothing', async (endpointUrl) => {
+    const slug = `private-${Math.random().toString(36).slice(2, 10)}`;
+    const res = await guarded.gql(
+      `mutation($input: CreateToolInput!) { createTool(input: $input) { id } }`,
+      {
+        input: {
+          slug,
+          name: 'Inside',
+          description: 'Points inside the network',
+          category: 'test',
+          requiredTier: 'FREE',
+          inputSchema: { type: 'object' },
+          maxOutputTokens: 100,
+          endpointUrl,
+        },
+      },
+      admin.accessToken,
+    );
+    const err = expectErrorCode(res, 'BAD_USER_INPUT');
+    expect(err.extensions?.fields).toContain('endpointUrl');
+    const found = await guarded.gql(
+      `query($s: String!) { tool(slug: $s) { id } }`,
+      { s: slug },
+      admin.accessToken,
+    );
+    expect(found.data?.tool ?? null).toBeNull();
+  });
+
+  it('accepts a public host name (resolved only when called)', async () => {
+    const tool = await createTool(guarded, admin.accessToken, {
+      endpointUrl: 'https://tools.example.com/run',
+    });
+    expect(tool.id).toBeTruthy();
+  });
+
+  it('never connects to a tool saved while private networks were allowed: an IP literal, or a name resolving to loopback', async () => {
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const up = await startUpstream((_req, res) => sendJson(res, 200, { output: 'inside' }));
+      upstreams.push(up);
+      const endpointUrl = up.url.replace('127.0.0.1', host);
+      // Saved through the app that allows private networks (development), called through one that does not.
+      const tool = await createTool(t, admin.accessToken, { endpointUrl });
+      const user = await t.seed.user();
+      const res = await guarded.gql<any>(INVOKE, { slug: tool.slug, input: {} }, user.accessToken);
+      expectErrorCode(res, 'UPSTREAM_ERROR');
+      expect(up.requests).toHaveLength(0);
+      // Refused before reaching the tool: nothing recorded, nothing charged or left reserved.
+      expect(await meter(guarded, user.accessToken)).toEqual({
+        tokensUsed: 0,
+        records: 0,
+        succeededTokens: 0,
+      });
+      // The same tool through the allowing app works: the refusal was the policy, not the tool.
+      expect(
+        expectNoErrors(await t.gql<any>(INVOKE, { slug: tool.slug, input: {} }, user.accessToken))
+          .invokeTool.output,
+      ).toBe('inside');
+    }
+  });
+});

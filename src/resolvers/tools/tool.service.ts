@@ -23,6 +23,7 @@ import {
   type ToolsArgs,
   type UpdateToolInput,
 } from './tool.types';
+import { endpointHostRefusal, literalAddressRefusal } from './network-policy';
 
 const SLUG_KEY = /^[a-z0-9-]{1,64}$/;
 
@@ -44,7 +45,7 @@ export class ToolService {
   constructor(
     private readonly audit: AuditService,
     private readonly validator: InputValidator,
-    private readonly hostAllowlist: string[],
+    private readonly network: { hostAllowlist: string[]; allowPrivateNetworks: boolean },
   ) {}
 
   /** Active tools by slug; every tier's tools are listed, with their requiredTier. */
@@ -181,10 +182,14 @@ export class ToolService {
     if (url.username || url.password) {
       throw new BadUserInputError('endpointUrl must not carry credentials', ['endpointUrl']);
     }
-    if (this.hostAllowlist.length > 0 && !this.hostAllowlist.includes(url.hostname.toLowerCase())) {
+    if (!this.hostListed(url)) {
       throw new BadUserInputError(`endpointUrl host ${url.hostname} is not allowed`, [
         'endpointUrl',
       ]);
+    }
+    const refusal = this.network.allowPrivateNetworks ? null : endpointHostRefusal(url.hostname);
+    if (refusal !== null) {
+      throw new BadUserInputError(`endpointUrl must not be ${refusal}`, ['endpointUrl']);
     }
     return url.toString();
   }
@@ -211,13 +216,26 @@ export class ToolService {
     return added;
   }
 
-  /** Whether the hosts allow-list admits `url`, checked again at call time. */
-  endpointAllowed(url: string): boolean {
-    if (this.hostAllowlist.length === 0) return true;
+  /**
+   * Whether the hosts allow-list and the private-network rule admit `url`, checked again at call
+   * time (the configuration may have changed since the tool was saved). Host names, loopback ones
+   * included, are checked on the addresses they resolve to when the upstream client connects.
+   */
+  endpointAllowed(endpointUrl: string): boolean {
+    let url: URL;
     try {
-      return this.hostAllowlist.includes(new URL(url).hostname.toLowerCase());
+      url = new URL(endpointUrl);
     } catch {
       return false;
     }
+    return (
+      this.hostListed(url) &&
+      (this.network.allowPrivateNetworks || literalAddressRefusal(url.hostname) === null)
+    );
+  }
+
+  private hostListed(url: URL): boolean {
+    const { hostAllowlist } = this.network;
+    return hostAllowlist.length === 0 || hostAllowlist.includes(url.hostname.toLowerCase());
   }
 }

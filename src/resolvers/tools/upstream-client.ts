@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../../errors';
+import { BlockedAddressError, literalAddressRefusal, publicOnlyLookup } from './network-policy';
 
 export interface UpstreamClientOptions {
   timeoutMs: number;
@@ -10,6 +11,8 @@ export interface UpstreamClientOptions {
   breakerResetMs: number;
   maxResponseBytes?: number;
   maxReportedTokens?: number;
+  /** False: only public unicast addresses are called (see network-policy.ts). Default true. */
+  allowPrivateNetworks?: boolean;
 }
 
 export interface UpstreamUsage {
@@ -122,7 +125,12 @@ export class UpstreamClient {
     // The agent's connect timeout is fixed per agent, so it is set to the whole budget; each call
     // additionally races every network step against its own deadline, which bounds the connect
     // by what is left of the budget.
-    this.agent = new Agent({ connect: { timeout: options.timeoutMs } });
+    this.agent = new Agent({
+      connect: {
+        timeout: options.timeoutMs,
+        ...(options.allowPrivateNetworks === false ? { lookup: publicOnlyLookup } : {}),
+      },
+    });
   }
 
   /** breakerKey is the tool id: one circuit breaker per tool. */
@@ -139,6 +147,16 @@ export class UpstreamClient {
       });
     }
     const target = parseTarget(url);
+    if (this.options.allowPrivateNetworks === false) {
+      const refusal = literalAddressRefusal(new URL(target.url).hostname);
+      if (refusal !== null) {
+        throw new UpstreamCallError('UPSTREAM_ERROR', `tool endpoint is ${refusal}`, {
+          reached: false,
+          attempts: 0,
+          publicMessage: PUBLIC_MESSAGE.unavailable,
+        });
+      }
+    }
     let body: string;
     try {
       body = JSON.stringify({ input });
@@ -239,6 +257,19 @@ export class UpstreamClient {
           return { ...answer, attempts };
         } catch (err) {
           if (timedOut || isUndiciTimeout(err)) throw timeoutError(attempts, err);
+          if (causedBy(err, BlockedAddressError)) {
+            // Refused before any connection: the tool never saw the request.
+            throw new UpstreamCallError(
+              'UPSTREAM_ERROR',
+              'tool host resolves to a blocked address',
+              {
+                reached: false,
+                attempts,
+                publicMessage: PUBLIC_MESSAGE.unavailable,
+                cause: err,
+              },
+            );
+          }
           const failure =
             err instanceof AttemptFailure
               ? err
@@ -475,4 +506,14 @@ function backoffMs(baseMs: number, retry: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether `err` or anything in its cause chain is an instance of `type`. */
+function causedBy(err: unknown, type: abstract new (...args: never[]) => Error): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && e instanceof Error; depth += 1) {
+    if (e instanceof type) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
