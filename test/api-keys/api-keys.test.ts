@@ -132,6 +132,20 @@ describe('createApiKey and apiKeys', () => {
     expectNoErrors(await call(REVOKE, { id: ids[0] }, u.accessToken));
     await createKey(u, { name: 'replacement', scopes: ['TASKS_READ'] });
   });
+
+  it('holds the cap of 50 under concurrent creations: of 10 at once with 46 active, exactly 4 succeed', async () => {
+    const u = await t.seed.user();
+    for (let i = 0; i < 46; i += 1) await t.seed.apiKey(u, ['TASKS_READ']);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        call(CREATE, { i: { name: `race ${i}`, scopes: ['TASKS_READ'] } }, u.accessToken),
+      ),
+    );
+    const codes = results.map((r) => r.errors?.[0]?.extensions?.code ?? 'OK');
+    expect(codes.filter((c) => c === 'OK')).toHaveLength(4);
+    expect(codes.filter((c) => c === 'CONFLICT')).toHaveLength(6);
+    expect(expectNoErrors(await call(LIST, {}, u.accessToken)).apiKeys).toHaveLength(50);
+  });
 });
 
 describe('using a key', () => {

@@ -30,21 +30,27 @@ export class ApiKeyService {
     if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) {
       throw new BadUserInputError('expiresAt must be in the future', ['expiresAt']);
     }
-    const active = await em.count(ApiKey, { user: viewer.account.id, revokedAt: null });
-    if (active >= MAX_ACTIVE_KEYS) {
-      throw new ConflictError(`At most ${MAX_ACTIVE_KEYS} active keys; revoke one first`);
-    }
     const { key, prefix, secretHash } = generateApiKey();
-    const apiKey = em.create(ApiKey, {
-      user: em.getReference(User, viewer.account.id),
-      name: input.name.trim(),
-      prefix,
-      secretHash,
-      scopes: [...new Set(input.scopes)].sort(),
-      expiresAt: input.expiresAt ?? null,
-      createdAt: now,
+    // Counting and inserting under a lock on the owner's row: concurrent creations queue here,
+    // so the cap holds exactly (two requests cannot both see 49 and both insert).
+    const apiKey = await em.transactional(async (tx) => {
+      await tx.execute(`select 1 from users where id = ? for update`, [viewer.account.id]);
+      const active = await tx.count(ApiKey, { user: viewer.account.id, revokedAt: null });
+      if (active >= MAX_ACTIVE_KEYS) {
+        throw new ConflictError(`At most ${MAX_ACTIVE_KEYS} active keys; revoke one first`);
+      }
+      const created = tx.create(ApiKey, {
+        user: tx.getReference(User, viewer.account.id),
+        name: input.name.trim(),
+        prefix,
+        secretHash,
+        scopes: [...new Set(input.scopes)].sort(),
+        expiresAt: input.expiresAt ?? null,
+        createdAt: now,
+      });
+      await tx.flush();
+      return created;
     });
-    await em.flush();
     return { apiKey, secret: key };
   }
 
