@@ -7,6 +7,7 @@ import { ApiKeyScope } from '../entities/enums';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import { canReadProfile } from './rules/can-read-profile.rule';
 import { hasScope } from './rules/has-scope.rule';
+import { invokeSelectionInScope } from './rules/invoke-selection.rule';
 import { isAdmin } from './rules/is-admin.rule';
 import { isJwtUser } from './rules/is-jwt-user.rule';
 import { isOwnKeyOrJwt } from './rules/is-own-key-or-jwt.rule';
@@ -54,7 +55,8 @@ export const permissionRules: IRules = {
     createTask: tasksWrite,
     updateTask: tasksWrite,
     deleteTask: tasksWrite,
-    invokeTool: toolsInvoke,
+    // Asking for what the key may not read is refused before the tool runs and is charged.
+    invokeTool: and(toolsInvoke, invokeSelectionInScope),
     changePlan: jwtUser,
     createApiKey: jwtUser,
     revokeApiKey: jwtUser,

@@ -378,13 +378,68 @@ describe('what a key sees of what it reaches', () => {
     expectNoErrors(await call(INVOKE_BY_KEY, {}, both.secret));
   });
 
-  it('a TOOLS_INVOKE key cannot read the subscription through invokeTool; with USAGE_READ it can', async () => {
-    const q = `mutation { invokeTool(slug: "text-stats", input: { text: "Hi." }) { output subscription { tokensUsed } } }`;
-    const err = expectErrorCode(await call(q, {}, invoker.secret), 'FORBIDDEN');
-    expect(err.path).toEqual(['invokeTool', 'subscription']);
-    expect(err.extensions?.requiredScope).toBe('USAGE_READ');
-    const ok = expectNoErrors(await call(q, {}, both.secret)).invokeTool;
-    expect(ok.subscription.tokensUsed).toBeGreaterThan(0);
+  it.each([
+    ['the subscription', `{ output subscription { tokensUsed } }`, 'USAGE_READ'],
+    [
+      'it through a fragment',
+      `{ ...F } fragment F on ToolInvocation { output subscription { plan { tier } } }`,
+      'USAGE_READ',
+    ],
+    ['the owner’s email', `{ output usage { user { id email } } }`, 'TASKS_READ'],
+    [
+      'the owner’s tasks',
+      `{ usage { user { ... on User { tasks { totalCount } } } } }`,
+      'TASKS_READ',
+    ],
+    ['the owner’s usage', `{ usage { user { usage { calls } } } }`, 'USAGE_READ'],
+  ])(
+    'a TOOLS_INVOKE key asking invokeTool for %s is refused before the tool runs, nothing charged',
+    async (_what, selection, scope) => {
+      const [body, ...fragments] = selection.split(' fragment ');
+      const q = `mutation { invokeTool(slug: "text-stats", input: { text: "Hi." }) ${body} }${
+        fragments.length ? ` fragment ${fragments.join(' fragment ')}` : ''
+      }`;
+      const before = expectNoErrors(
+        await call(
+          `{ mySubscription { tokensUsed } usageRecords { totalCount } }`,
+          {},
+          u.accessToken,
+        ),
+      );
+      const res = await call(q, {}, invoker.secret);
+      const err = expectErrorCode(res, 'FORBIDDEN');
+      expect(err.path).toEqual(['invokeTool']);
+      expect(err.extensions?.requiredScope).toBe(scope);
+      expect(
+        expectNoErrors(
+          await call(
+            `{ mySubscription { tokensUsed } usageRecords { totalCount } }`,
+            {},
+            u.accessToken,
+          ),
+        ),
+      ).toEqual(before);
+    },
+  );
+
+  it('a key with the scopes, or the owner’s token, gets the same selection', async () => {
+    const q = `mutation { invokeTool(slug: "text-stats", input: { text: "Hi." }) { output subscription { tokensUsed } usage { user { email } } } }`;
+    const all = await t.seed.apiKey(u, ['TOOLS_INVOKE', 'USAGE_READ', 'TASKS_READ']);
+    for (const token of [all.secret, u.accessToken]) {
+      const ok = expectNoErrors(await call(q, {}, token)).invokeTool;
+      expect(ok.subscription.tokensUsed).toBeGreaterThan(0);
+      expect(ok.usage.user.email).toBe(u.email);
+    }
+    // Without those fields the TOOLS_INVOKE key alone runs the tool.
+    expect(
+      expectNoErrors(
+        await call(
+          `mutation { invokeTool(slug: "text-stats", input: { text: "Hi." }) { output usage { totalTokens user { id } tool { slug } } } }`,
+          {},
+          invoker.secret,
+        ),
+      ).invokeTool.usage.user,
+    ).toEqual({ id: u.id });
   });
 
   it('a key sees only itself as the apiKey of a usage record; the owner’s token sees every key', async () => {
