@@ -1,5 +1,6 @@
 import { validate, type ValidationError } from 'class-validator';
 import { BadUserInputError } from '../errors';
+import { unstorableTextPaths } from './text';
 
 function collect(errors: ValidationError[], prefix: string, out: Map<string, string>): void {
   for (const error of errors) {
@@ -14,24 +15,20 @@ function collect(errors: ValidationError[], prefix: string, out: Map<string, str
 
 /**
  * type-graphql's validateFn: class-validator on every input and args class, surfacing as
- * BAD_USER_INPUT with the offending field names before any resolver runs.
+ * BAD_USER_INPUT with the offending field names before any resolver runs. Text PostgreSQL
+ * cannot store (NUL, unpaired surrogates) is refused first, so no validator ever sees it.
  */
-/** Paths of string fields holding NUL, which PostgreSQL cannot store in text. */
-function nulFields(value: unknown, prefix: string, out: string[]): void {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) out.push(prefix);
-  } else if (Array.isArray(value)) {
-    value.forEach((item) => nulFields(item, prefix, out));
-  } else if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    for (const [key, item] of Object.entries(value)) {
-      nulFields(item, prefix ? `${prefix}.${key}` : key, out);
-    }
-  }
-}
-
 export async function validateArgument(value: unknown): Promise<void> {
-  if (typeof value === 'string' && value.includes('\u0000')) {
-    throw new BadUserInputError('Text must not contain NUL characters', []);
+  // A JSON scalar (a plain object or array, such as invokeTool's input) is its resolver's to check.
+  const unstorable = isPlainJson(value) ? [] : unstorableTextPaths(value);
+  if (unstorable.length > 0) {
+    const fields = unstorable.filter((path) => path !== '');
+    throw new BadUserInputError(
+      `Text must not contain NUL characters or unpaired surrogates${
+        fields.length > 0 ? `: ${fields.join(', ')}` : ''
+      }`,
+      fields,
+    );
   }
   if (value === null || typeof value !== 'object') return;
   const items = Array.isArray(value) ? value : [value];
@@ -43,14 +40,15 @@ export async function validateArgument(value: unknown): Promise<void> {
     if (proto === null || proto === Object.prototype) continue;
     collect(await validate(item as object, { forbidUnknownValues: false }), '', problems);
   }
-  const nul: string[] = [];
-  for (const item of items) {
-    const proto: unknown = item && typeof item === 'object' ? Object.getPrototypeOf(item) : null;
-    if (proto !== null && proto !== Object.prototype) nulFields(item, '', nul);
-  }
-  for (const path of nul) problems.set(path, `${path} must not contain NUL characters`);
   if (problems.size > 0) {
     const fields = [...problems.keys()];
     throw new BadUserInputError(`Invalid input: ${[...problems.values()].join('; ')}`, fields);
   }
+}
+
+function isPlainJson(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(isPlainJson);
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || proto === Object.prototype;
 }

@@ -51,6 +51,9 @@ describe('register and login', () => {
 
   it.each([
     [{ email: 'not-an-email', password: 'password-123', name: 'A' }, 'email'],
+    [{ email: 'a\ud800@b.io', password: 'password-123', name: 'A' }, 'email'],
+    [{ email: 'a@b.io', password: 'password-\udfff', name: 'A' }, 'password'],
+    [{ email: 'a@b.io', password: 'password-123', name: 'A\u0000' }, 'name'],
     [{ email: 'a@b.io', password: 'short', name: 'A' }, 'password'],
     [{ email: 'a@b.io', password: 'x'.repeat(129), name: 'A' }, 'password'],
     [{ email: 'a@b.io', password: 'password-123', name: '' }, 'name'],
@@ -64,6 +67,17 @@ describe('register and login', () => {
     );
     const err = expectErrorCode(res, 'BAD_USER_INPUT');
     expect(err.extensions?.fields).toContain(field);
+  });
+
+  it('refuses login text that cannot be stored with BAD_USER_INPUT, never an internal error', async () => {
+    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+    for (const [i, field] of [
+      [{ email: 'x\ud800@b.io', password: 'password-123' }, 'email'],
+      [{ email: 'x@b.io', password: 'pass\u0000word' }, 'password'],
+    ] as const) {
+      const err = expectErrorCode(await t.gql(LOGIN, { i }), 'BAD_USER_INPUT');
+      expect(err.extensions?.fields).toContain(field);
+    }
   });
 
   it('answers the same UNAUTHENTICATED for an unknown email and a wrong password', async () => {

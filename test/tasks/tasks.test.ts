@@ -310,6 +310,7 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
       'description',
     ],
     ['a NUL character in the title', { title: 'a\u0000b' }, 'title'],
+    ['an unpaired surrogate in the title', { title: 'a\ud83db' }, 'title'],
     ['a NUL character in the description', { title: 'ok', description: 'x\u0000' }, 'description'],
     ['an unknown status', { title: 'ok', status: 'FINISHED' }, 'status'],
     ['an unknown priority', { title: 'ok', priority: 'CRITICAL' }, 'priority'],

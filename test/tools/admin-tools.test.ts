@@ -150,6 +150,17 @@ describe('createTool', () => {
       'inputSchema',
     ],
     ['an inputSchema that is an array', { inputSchema: [1, 2] }, 'inputSchema'],
+    [
+      'an asynchronous inputSchema ($async), whose validator answers with a promise',
+      { inputSchema: { $async: true, type: 'object' } },
+      'inputSchema',
+    ],
+    [
+      'an inputSchema with an unpaired surrogate',
+      { inputSchema: { type: 'object', description: 'bad \ud800 text' } },
+      'inputSchema.description',
+    ],
+    ['a name with an unpaired surrogate', { name: 'tool \udc00' }, 'name'],
     ['an inputSchema that is a string', { inputSchema: 'object' }, 'inputSchema'],
     ['an ftp endpointUrl', { endpointUrl: 'ftp://127.0.0.1/tool' }, 'endpointUrl'],
     ['a file endpointUrl', { endpointUrl: 'file:///etc/passwd' }, 'endpointUrl'],

@@ -187,6 +187,50 @@ describe('built-in tools through invokeTool', () => {
     });
   });
 
+  it.each([
+    ['a NUL character', { text: 'Hello\u0000there.' }, 'summarize', 'input.text'],
+    ['an unpaired surrogate', { text: 'Hello \ud83d there.' }, 'summarize', 'input.text'],
+    ['an unpaired surrogate in a key', { ['k\udc00']: 1, text: 'Hi.' }, 'text-stats', 'input'],
+  ])(
+    'refuses input with %s (PostgreSQL could not store the echo) with BAD_USER_INPUT, writing nothing',
+    async (_what, input, slug, field) => {
+      const u = await t.seed.user();
+      const err = expectErrorCode(await invoke(u.accessToken, slug, input), 'BAD_USER_INPUT');
+      expect(err.extensions?.fields).toContain(field);
+      expect(await meter(t, u.accessToken)).toEqual({
+        tokensUsed: 0,
+        records: 0,
+        succeededTokens: 0,
+      });
+    },
+  );
+
+  it('a tool whose stored schema validates asynchronously is unavailable, and the server lives on', async () => {
+    const up = await startUpstream((_req, res) => sendJson(res, 200, { output: 'never' }));
+    upstreams.push(up);
+    const tool = await createTool(t, admin.accessToken, { endpointUrl: up.url });
+    // Such a schema is refused by createTool and updateTool; this one got into the database directly.
+    await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `update tools set input_schema = '{"$async": true, "type": "object"}', updated_at = now() where id = ?`,
+        [tool.id],
+      );
+    const u = await t.seed.user();
+    for (const input of [[1], { a: 1 }]) {
+      expectErrorCode(await invoke(u.accessToken, tool.slug, input), 'UPSTREAM_ERROR');
+    }
+    expect(up.requests).toHaveLength(0);
+    expect(await meter(t, u.accessToken)).toEqual({
+      tokensUsed: 0,
+      records: 0,
+      succeededTokens: 0,
+    });
+    // Still serving.
+    expectNoErrors(await invoke(u.accessToken, 'text-stats', { text: 'Alive.' }));
+  });
+
   it('refuses an API key without TOOLS_INVOKE with FORBIDDEN and writes nothing', async () => {
     const u = await t.seed.user();
     const key = await t.seed.apiKey(u, ['USAGE_READ']);

@@ -207,6 +207,7 @@ describe('calling an upstream tool', () => {
     ],
     ['a JSON array', [1, 2, 3], 200],
     ['output with a NUL character (PostgreSQL cannot store it)', { output: 'a\u0000b' }, 200],
+    ['output with an unpaired surrogate', { output: { ['k\ud800']: 'v' } }, 200],
   ])('refuses %s with UPSTREAM_ERROR and charges nothing', async (_what, body, status) => {
     const { up, user, invoke } = await setup((_req, res) => {
       if (typeof body === 'string') {

@@ -1,6 +1,10 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { BadUserInputError } from '../../errors';
+import { BadUserInputError, UpstreamError } from '../../errors';
+
+function isAsync(fn: ValidateFunction): boolean {
+  return (fn as { $async?: unknown }).$async === true;
+}
 
 function errorPath(error: ErrorObject, root: string): string {
   const base = error.instancePath
@@ -33,20 +37,31 @@ export class InputValidator {
     if (JSON.stringify(schema).length > 100_000) {
       throw new BadUserInputError(`${field} is too large`, [field]);
     }
+    let fn: ValidateFunction;
     try {
-      this.ajv.compile(schema);
+      fn = this.ajv.compile(schema);
     } catch (err) {
       throw new BadUserInputError(
         `${field} is not a valid JSON Schema: ${(err as Error).message}`,
         [field],
       );
     }
+    if (isAsync(fn)) {
+      throw new BadUserInputError(`${field} must not be an asynchronous schema ($async)`, [field]);
+    }
   }
 
   validate(version: string, schema: Record<string, unknown>, input: unknown): void {
     let fn = this.cache.get(version);
     if (!fn) {
-      fn = this.ajv.compile(schema);
+      try {
+        fn = this.ajv.compile(schema);
+      } catch {
+        fn = undefined;
+      }
+      // A schema saved before today's rules (or edited in the database) that no longer compiles,
+      // or whose validator would answer with a promise, makes the tool unusable, not the input bad.
+      if (!fn || isAsync(fn)) throw new UpstreamError('This tool is not available');
       if (this.cache.size > 1_000) this.cache.clear();
       this.cache.set(version, fn);
     }

@@ -22,6 +22,7 @@ import type { InputValidator } from './input-validator';
 import type { ToolService } from './tool.service';
 import type { ToolInvocation } from './tool.types';
 import { UpstreamCallError, type UpstreamClient } from './upstream-client';
+import { unstorableTextPaths } from '../../lib/text';
 
 /** Tokens of a JSON value when the tool reports none: ceil(characters / 4). */
 export function estimateTokens(value: unknown): number {
@@ -48,8 +49,18 @@ function canonicalJson(value: unknown): string {
 
 const MAX_INPUT_DEPTH = 64;
 
-/** Refuses input nested deeper than JSON Schema validation and hashing should ever walk. */
-function checkDepth(input: unknown): void {
+/**
+ * Refuses input nested deeper than JSON Schema validation and hashing should ever walk, and text
+ * that could not be stored (a built-in tool's output, kept for replays, may echo it).
+ */
+function checkInput(input: unknown): void {
+  const unstorable = unstorableTextPaths(input, 'input');
+  if (unstorable.length > 0) {
+    throw new BadUserInputError(
+      `input must not contain NUL characters or unpaired surrogates: ${unstorable.join(', ')}`,
+      unstorable,
+    );
+  }
   const stack: [unknown, number][] = [[input, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
@@ -109,7 +120,7 @@ export class InvocationService {
         'idempotencyKey',
       ]);
     }
-    checkDepth(args.input);
+    checkInput(args.input);
     if (args.input === undefined || (JSON.stringify(args.input) ?? '').length > MAX_INPUT_CHARS) {
       throw new BadUserInputError('input is missing or too large', ['input']);
     }
@@ -298,8 +309,8 @@ export class InvocationService {
     try {
       if (tool.endpointUrl) {
         const result = await this.upstream.call(tool.id, tool.endpointUrl, input, requestId);
-        // PostgreSQL cannot store NUL in JSON text: an answer carrying one is not usable.
-        if ((JSON.stringify(result.output) ?? '').includes('\\u0000')) {
+        // PostgreSQL cannot store NUL or unpaired surrogates: an answer carrying one is not usable.
+        if (unstorableTextPaths(result.output, 'output', 1).length > 0) {
           throw new UpstreamError('Invalid answer from the tool');
         }
         output = result.output;

@@ -1,0 +1,31 @@
+/** An unpaired UTF-16 surrogate: JSON may carry one (`"\ud800"`), but UTF-8 and PostgreSQL cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether PostgreSQL can store `text` as sent: no NUL character and no unpaired surrogate. */
+export function isStorableText(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Paths of the strings (values and object keys) in `value` that PostgreSQL could not store,
+ * at most `limit` of them. `Date`s are skipped; the walk is iterative, so depth cannot overflow.
+ */
+export function unstorableTextPaths(value: unknown, root = '', limit = 20): string[] {
+  const out: string[] = [];
+  const stack: [unknown, string][] = [[value, root]];
+  while (stack.length > 0 && out.length < limit) {
+    const [item, path] = stack.pop()!;
+    if (typeof item === 'string') {
+      if (!isStorableText(item)) out.push(path);
+    } else if (Array.isArray(item)) {
+      for (const child of item) stack.push([child, path]);
+    } else if (item !== null && typeof item === 'object' && !(item instanceof Date)) {
+      for (const [key, child] of Object.entries(item)) {
+        const childPath = path ? `${path}.${key}` : key;
+        if (!isStorableText(key)) out.push(path || root);
+        else stack.push([child, childPath]);
+      }
+    }
+  }
+  return [...new Set(out)];
+}
