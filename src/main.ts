@@ -11,6 +11,15 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config);
+  // A stray rejected promise is a bug to fix, not a reason to drop every in-flight request.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection; still serving');
+  });
+  // An exception that escaped every handler leaves the process in an unknown state: log, exit.
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
   const app = await createApp(config, { logger });
   const url = await app.listen();
   logger.info({ url: `${url}/graphql` }, 'Switchboard is ready');
