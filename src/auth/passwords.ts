@@ -1,4 +1,17 @@
+import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
+
+/**
+ * bcrypt reads only the first 72 bytes of its input, and passwords may be 128 characters (up to
+ * 512 bytes of UTF-8): every byte must count. So bcrypt is given the SHA-256 of the password
+ * (44 base64 characters, never a NUL), and the stored hash says so with this prefix. Hashes
+ * without it (written before) are still verified the way they were made.
+ */
+const PREHASHED = '$sha256$';
+
+function prehash(password: string): string {
+  return createHash('sha256').update(password, 'utf8').digest('base64');
+}
 
 /**
  * bcryptjs's async API hashes in slices on the event loop, so a hash (about 140 ms at cost 11)
@@ -9,15 +22,18 @@ export class PasswordHasher {
   private readonly dummyHash: Promise<string>;
 
   constructor(private readonly cost: number) {
-    this.dummyHash = bcrypt.hash('switchboard-dummy-password', cost);
+    this.dummyHash = this.hash('switchboard-dummy-password');
   }
 
-  hash(password: string): Promise<string> {
-    return bcrypt.hash(password, this.cost);
+  async hash(password: string): Promise<string> {
+    return PREHASHED + (await bcrypt.hash(prehash(password), this.cost));
   }
 
   async verify(password: string, hash: string | null): Promise<boolean> {
-    const ok = await bcrypt.compare(password, hash ?? (await this.dummyHash));
+    const stored = hash ?? (await this.dummyHash);
+    const ok = stored.startsWith(PREHASHED)
+      ? await bcrypt.compare(prehash(password), stored.slice(PREHASHED.length))
+      : await bcrypt.compare(password, stored);
     return hash !== null && ok;
   }
 }

@@ -1,3 +1,4 @@
+import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
@@ -78,6 +79,38 @@ describe('register and login', () => {
       const err = expectErrorCode(await t.gql(LOGIN, { i }), 'BAD_USER_INPUT');
       expect(err.extensions?.fields).toContain(field);
     }
+  });
+
+  it('makes every character of a long password count (bcrypt alone reads only 72 bytes)', async () => {
+    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+    for (const head of ['A'.repeat(72), '😀'.repeat(18)]) {
+      const email = `${unique()}@example.com`;
+      expectNoErrors(
+        await t.gql(`mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`, {
+          i: { email, password: `${head}first-suffix`, name: 'Long' },
+        }),
+      );
+      expectErrorCode(
+        await t.gql(LOGIN, { i: { email, password: `${head}other-suffix` } }),
+        'UNAUTHENTICATED',
+      );
+      expectNoErrors(await t.gql(LOGIN, { i: { email, password: `${head}first-suffix` } }));
+    }
+  });
+
+  it('still verifies a password hashed before the SHA-256 prehash (plain bcrypt)', async () => {
+    const u = await t.seed.user();
+    const legacy = await bcrypt.hash(u.password, 10);
+    await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update users set password_hash = ? where id = ?`, [legacy, u.id]);
+    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+    expectNoErrors(await t.gql(LOGIN, { i: { email: u.email, password: u.password } }));
+    expectErrorCode(
+      await t.gql(LOGIN, { i: { email: u.email, password: `${u.password}x` } }),
+      'UNAUTHENTICATED',
+    );
   });
 
   it('answers the same UNAUTHENTICATED for an unknown email and a wrong password', async () => {
@@ -335,6 +368,37 @@ describe('sign-in rate limits', () => {
     const other = await t.seed.user();
     expectNoErrors(
       await limited.gql(LOGIN, { i: { email: other.email, password: other.password } }),
+    );
+  });
+
+  it('limits changePassword guesses per account like logins, even with a valid access token', async () => {
+    limited = await startTestApp({ redisUrl: undefined, loginRatePerEmailPerMinute: 3 });
+    const u = await t.seed.user();
+    const CHANGE = `mutation($i: ChangePasswordInput!) { changePassword(input: $i) }`;
+    for (let i = 0; i < 3; i++) {
+      expectErrorCode(
+        await limited.gql(
+          CHANGE,
+          { i: { currentPassword: `guess-${i}-wrong`, newPassword: 'new-password-1' } },
+          u.accessToken,
+        ),
+        'BAD_USER_INPUT',
+      );
+    }
+    const err = expectErrorCode(
+      await limited.gql(
+        CHANGE,
+        { i: { currentPassword: u.password, newPassword: 'new-password-1' } },
+        u.accessToken,
+      ),
+      'RATE_LIMITED',
+    );
+    expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+    // Refused means unchanged: the old password still signs in.
+    expectNoErrors(
+      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+        i: { email: u.email, password: u.password },
+      }),
     );
   });
 

@@ -171,6 +171,9 @@ export class AccountService {
     viewer: SignedInViewer,
     input: ChangePasswordInput,
   ): Promise<boolean> {
+    // A stolen access token must not become unlimited guesses at the password (nor bcrypt work):
+    // the same budget as signing in with the account's email.
+    await this.rateLimiter.consume('password', viewer.account.id, this.limits.perEmail);
     const user = await em.findOne(User, { id: viewer.account.id });
     if (!user) throw new NotFoundError('User');
     if (!(await this.passwords.verify(input.currentPassword, user.passwordHash))) {
