@@ -161,7 +161,7 @@ describe('users and user', () => {
     expect(err.extensions?.fields.join(' ')).toContain(field);
   });
 
-  it('user(id) answers the account with its plan and tasks for an admin, and null for an unknown or malformed id', async () => {
+  it('user(id) answers the account with its plan and tasks for an admin, null for an unknown id, BAD_USER_INPUT for a malformed one', async () => {
     const u = await t.seed.user({ plan: 'PRO', name: 'Pro Member' });
     const task = await t.seed.task(u, { title: 'Quarterly report' });
     const res = expectNoErrors(
@@ -182,10 +182,20 @@ describe('users and user', () => {
       subscription: { plan: { tier: 'PRO' } },
       tasks: { totalCount: 1, nodes: [{ id: task.id, title: 'Quarterly report' }] },
     });
-    for (const id of [randomUUID(), 'not-a-uuid']) {
-      const none = await call(t, USER, { id }, admin.accessToken);
-      expect(none.errors).toBeUndefined();
-      expect(none.data).toEqual({ user: null });
+    const none = await call(t, USER, { id: randomUUID() }, admin.accessToken);
+    expect(none.errors).toBeUndefined();
+    expect(none.data).toEqual({ user: null });
+    const bad = expectErrorCode(
+      await call(t, USER, { id: 'not-a-uuid' }, admin.accessToken),
+      'BAD_USER_INPUT',
+    );
+    expect(bad.extensions?.fields).toEqual(['id']);
+    for (const [query, vars] of [
+      [`mutation($id: ID!) { setUserRole(userId: $id, role: USER) { id } }`, { id: 'x' }],
+      [`mutation($id: ID!) { setUserActive(userId: $id, active: true) { id } }`, { id: 'x' }],
+    ] as const) {
+      const err = expectErrorCode(await call(t, query, vars, admin.accessToken), 'BAD_USER_INPUT');
+      expect(err.extensions?.fields).toEqual(['userId']);
     }
   });
 });
@@ -285,11 +295,11 @@ describe('setUserRole and setUserActive', () => {
     ]);
   });
 
-  it('answers NOT_FOUND for an unknown or malformed user id', async () => {
+  it('answers NOT_FOUND for an unknown user id and BAD_USER_INPUT for a malformed one', async () => {
     expectErrorCode(await setRole(t, admin.accessToken, randomUUID(), 'ADMIN'), 'NOT_FOUND');
-    expectErrorCode(await setRole(t, admin.accessToken, 'nope', 'ADMIN'), 'NOT_FOUND');
+    expectErrorCode(await setRole(t, admin.accessToken, 'nope', 'ADMIN'), 'BAD_USER_INPUT');
     expectErrorCode(await setActive(t, admin.accessToken, randomUUID(), false), 'NOT_FOUND');
-    expectErrorCode(await setActive(t, admin.accessToken, 'nope', false), 'NOT_FOUND');
+    expectErrorCode(await setActive(t, admin.accessToken, 'nope', false), 'BAD_USER_INPUT');
   });
 
   it('auditLog pages newest first with totalCount', async () => {

@@ -223,7 +223,7 @@ describe('using a key', () => {
     expect(expectNoErrors(await call(ME, {}, other.secret)).me.id).toBe(u.id);
   });
 
-  it('answers NOT_FOUND for someone else’s key id, an unknown id and a malformed id, and revokes nothing', async () => {
+  it('answers NOT_FOUND for someone else’s key id and an unknown id, BAD_USER_INPUT for a malformed one, and revokes nothing', async () => {
     const a = await t.seed.user();
     const b = await t.seed.user();
     const keyB = await t.seed.apiKey(b, ['TASKS_READ']);
@@ -237,7 +237,7 @@ describe('using a key', () => {
     );
     // Someone else's key answers exactly as a key that does not exist.
     expect(foreign.message).toBe(unknown.message);
-    expectErrorCode(await call(REVOKE, { id: 'not-a-uuid' }, a.accessToken), 'NOT_FOUND');
+    expectErrorCode(await call(REVOKE, { id: 'not-a-uuid' }, a.accessToken), 'BAD_USER_INPUT');
     expect(expectNoErrors(await call(ME, {}, keyB.secret)).me.id).toBe(b.id);
     expect(
       expectNoErrors(await call(LIST, {}, b.accessToken)).apiKeys.find((k: any) => k.id === keyB.id)

@@ -3,7 +3,7 @@ import type { SignedInViewer } from '../../auth/viewer';
 import { User } from '../../entities';
 import { Role } from '../../entities/enums';
 import { ConflictError, NotFoundError } from '../../errors';
-import { isUuid } from '../../lib/ids';
+import { requireId } from '../../lib/ids';
 import { countRows, escapeLike, newestFirstPage, pageSize } from '../../lib/pagination';
 import type { AuditService } from './audit.service';
 import { UserConnection, type UsersArgs } from './admin.types';
@@ -36,8 +36,7 @@ export class AdminService {
   }
 
   async user(em: EntityManager, id: string): Promise<User | null> {
-    if (!isUuid(id)) return null;
-    return em.findOne(User, { id });
+    return em.findOne(User, { id: requireId(id, 'id') });
   }
 
   setRole(em: EntityManager, actor: SignedInViewer, userId: string, role: Role): Promise<User> {
@@ -70,7 +69,7 @@ export class AdminService {
     action: string,
     change: (user: User, tx: EntityManager) => void | Promise<void>,
   ): Promise<User> {
-    if (!isUuid(userId)) throw new NotFoundError('User');
+    requireId(userId, 'userId');
     return em.transactional(async (tx) => {
       const admins: { id: string }[] = await tx.execute(
         `select id from users where role = 'ADMIN' and is_active order by id for update`,

@@ -4,7 +4,7 @@ import type { SignedInViewer } from '../../auth/viewer';
 import { ApiKey, User } from '../../entities';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
 import type { Clock } from '../../lib/clock';
-import { isUuid } from '../../lib/ids';
+import { requireId } from '../../lib/ids';
 import type { ApiKeyCreated, CreateApiKeyInput } from './api-key.types';
 
 const MAX_ACTIVE_KEYS = 50;
@@ -56,7 +56,7 @@ export class ApiKeyService {
 
   /** Revokes an own key; someone else's id answers NOT_FOUND. Revoking twice keeps the first time. */
   async revoke(em: EntityManager, viewer: SignedInViewer, id: string): Promise<ApiKey> {
-    if (!isUuid(id)) throw new NotFoundError('API key');
+    requireId(id, 'id');
     const apiKey = await em.findOne(ApiKey, { id, user: viewer.account.id });
     if (!apiKey) throw new NotFoundError('API key');
     apiKey.revokedAt ??= this.clock.now();
