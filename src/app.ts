@@ -9,7 +9,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import cors from '@fastify/cors';
 import { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import Redis from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -110,6 +110,18 @@ function fieldsOf(message: string): string[] {
  * BAD_USER_INPUT (or QUERY_TOO_COMPLEX for the token limit), anything else leaves as
  * INTERNAL_SERVER_ERROR with a generic message; the full error is logged with the request id.
  */
+/**
+ * Errors the request itself caused before execution: GraphQL's parse and validation codes, and
+ * Apollo's request errors that carry only an HTTP 4xx status (a persisted-query hash that does
+ * not match its query, an unsupported persisted-query version).
+ */
+function isRequestError(error: unknown, code: unknown): boolean {
+  if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return true;
+  if (!(error instanceof GraphQLError) || error.originalError) return false;
+  const status = (error.extensions?.http as { status?: number } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 export function formatError() {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
@@ -118,13 +130,27 @@ export function formatError() {
       return { ...formatted, message: original.message, extensions };
     }
     const code = formatted.extensions?.code;
-    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) {
+    if (isRequestError(error, code)) {
       // graphql 16 says "more that N tokens"; later versions "more than".
       if (
         (code === 'GRAPHQL_PARSE_FAILED' && /more tha[nt] \d+ tokens/.test(formatted.message)) ||
         /Maximum introspection depth exceeded/.test(formatted.message)
       ) {
         return { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } };
+      }
+      if (/introspection is not allowed/.test(formatted.message)) {
+        return {
+          message: 'Introspection is disabled on this server',
+          locations: formatted.locations,
+          extensions: { code: 'BAD_USER_INPUT', fields: [] },
+        };
+      }
+      // The parser recursing out of stack on a deeply nested literal: say so, not how.
+      if (/Maximum call stack size exceeded/.test(formatted.message)) {
+        return {
+          message: 'The document is nested too deeply',
+          extensions: { code: 'QUERY_TOO_COMPLEX' },
+        };
       }
       const fields =
         (formatted.extensions?.fields as string[] | undefined) ?? fieldsOf(formatted.message);
@@ -152,8 +178,7 @@ function errorLogger(): ApolloServerPlugin<Context> {
           for (const error of errors) {
             const original = unwrapResolverError(error);
             if (original instanceof AppError) continue;
-            const code = error.extensions?.code;
-            if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) continue;
+            if (isRequestError(error, error.extensions?.code)) continue;
             contextValue?.logger?.error(
               {
                 err: original,
@@ -297,6 +322,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const apollo = new ApolloServer<Context>({
     schema,
     introspection: config.introspection,
+    // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
+    hideSchemaDetailsFromClientErrors: !config.introspection,
     includeStacktraceInErrorResponses: false,
     formatError: formatError(),
     parseOptions: { maxTokens: config.queryMaxTokens },

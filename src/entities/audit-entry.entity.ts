@@ -8,7 +8,7 @@ import {
   type Ref,
   OptionalProps,
 } from '@mikro-orm/core';
-import { GraphQLJSON } from 'graphql-scalars';
+import { JSONScalar } from '../schema/scalars';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { User } from './user.entity';
 
@@ -38,7 +38,7 @@ export class AuditEntry {
   @Property({ type: 'text', nullable: true })
   targetId: string | null = null;
 
-  @Field(() => GraphQLJSON, { nullable: true, description: '{ before, after }' })
+  @Field(() => JSONScalar, { nullable: true, description: '{ before, after }' })
   @Property({ type: 'jsonb', nullable: true })
   details: unknown = null;
 

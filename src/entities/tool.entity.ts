@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Entity, Enum, Index, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
-import { GraphQLJSON } from 'graphql-scalars';
+import { JSONScalar } from '../schema/scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PlanTier } from './enums';
 
@@ -36,7 +36,7 @@ export class Tool {
   @Enum({ items: () => PlanTier, nativeEnumName: 'plan_tier' })
   requiredTier: PlanTier = PlanTier.FREE;
 
-  @Field(() => GraphQLJSON, { description: 'JSON Schema the input must match' })
+  @Field(() => JSONScalar, { description: 'JSON Schema the input must match' })
   @Property({ type: 'jsonb' })
   inputSchema!: Record<string, unknown>;
 

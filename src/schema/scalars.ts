@@ -19,4 +19,31 @@ export const DateTimeScalar = new GraphQLScalarType<Date, Date>({
     inRange(GraphQLDateTime.parseLiteral(ast, variables) as Date),
 });
 
-export const JSONScalar = GraphQLJSON;
+/** How deep a JSON argument may nest: deeper is refused before anything walks it recursively. */
+export const MAX_JSON_DEPTH = 64;
+
+function withinDepth<T>(value: T): T {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new GraphQLError(`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return value;
+}
+
+/**
+ * `JSON` (graphql-scalars), refusing values nested deeper than MAX_JSON_DEPTH: type-graphql's
+ * argument conversion recurses into arrays, and a few kilobytes of `[[[…]]]` would otherwise
+ * overflow the stack.
+ */
+export const JSONScalar = new GraphQLScalarType({
+  ...GraphQLJSON.toConfig(),
+  name: 'JSON',
+  parseValue: (value: unknown) => withinDepth(GraphQLJSON.parseValue(value)),
+  parseLiteral: (ast: ValueNode, variables?: Record<string, unknown> | null) =>
+    withinDepth(GraphQLJSON.parseLiteral(ast, variables)),
+});

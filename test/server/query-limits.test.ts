@@ -277,3 +277,78 @@ describe('refused with QUERY_TOO_COMPLEX before anything runs', () => {
     expect(CONTRACT_ERROR_CODES).toContain(body.errors?.[0]?.extensions?.code);
   });
 });
+
+describe('malformed requests are the client’s errors, never internal ones', () => {
+  const post = async (app: TestApp, body: unknown) => {
+    const res = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${u.accessToken}` },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as GraphQLResponse;
+    return { status: res.status, errors: json.errors ?? [] };
+  };
+
+  it.each([
+    [
+      'a persisted-query hash that does not match its query',
+      {
+        query: '{ plans { tier } }',
+        extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } },
+      },
+    ],
+    [
+      'an unsupported persisted-query version',
+      {
+        query: '{ plans { tier } }',
+        extensions: { persistedQuery: { version: 2, sha256Hash: 'abc' } },
+      },
+    ],
+    ['a persisted-query extension that is not an object', { extensions: { persistedQuery: 'x' } }],
+    ['no query at all', { variables: {} }],
+  ])('%s is BAD_USER_INPUT with status 400', async (_what, body) => {
+    const res = await post(t, body);
+    expect(res.status).toBe(400);
+    expect(res.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('JSON input nested 3,000 arrays deep is BAD_USER_INPUT (it overflowed the stack before)', async () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    const res = await call(
+      t,
+      `mutation($i: JSON!) { invokeTool(slug: "text-stats", input: $i) { output } }`,
+      { i: deep },
+    );
+    const err = expectErrorCode(res, 'BAD_USER_INPUT');
+    expect(err.message).toContain('nested deeper than 64 levels');
+  });
+
+  it('a literal nested beyond what the parser can follow is QUERY_TOO_COMPLEX, without internals', async () => {
+    const literal = `${'{a:'.repeat(1500)}1${'}'.repeat(1500)}`;
+    const res = await call(
+      t,
+      `mutation { invokeTool(slug: "text-stats", input: ${literal}) { output } }`,
+    );
+    const codes = res.errors?.map((e) => e.extensions?.code);
+    expect(codes?.length).toBe(1);
+    expect(['QUERY_TOO_COMPLEX', 'BAD_USER_INPUT']).toContain(codes?.[0]);
+    expect(JSON.stringify(res.errors)).not.toMatch(/call stack/i);
+  });
+
+  it('without introspection, errors suggest no field names and name no framework', async () => {
+    const closed = await startTestApp({ introspection: false });
+    try {
+      const typo = await closed.gql(`{ plans { tierx } }`, {}, u.accessToken);
+      expect(expectErrorCode(typo, 'BAD_USER_INPUT').message).not.toMatch(/did you mean/i);
+      const intro = await closed.gql(`{ __schema { types { name } } }`, {}, u.accessToken);
+      const err = expectErrorCode(intro, 'BAD_USER_INPUT');
+      expect(err.message).toBe('Introspection is disabled on this server');
+      // With introspection on (development), the suggestions help.
+      const open = await t.gql(`{ plans { tierx } }`, {}, u.accessToken);
+      expect(expectErrorCode(open, 'BAD_USER_INPUT').message).toMatch(/did you mean "tier"/i);
+    } finally {
+      await closed.close();
+    }
+  });
+});

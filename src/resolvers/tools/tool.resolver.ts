@@ -1,4 +1,4 @@
-import { GraphQLJSON } from 'graphql-scalars';
+import { JSONScalar } from '../../schema/scalars';
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { signedIn } from '../../auth/require-viewer';
 import type { Context } from '../../context';
@@ -34,7 +34,7 @@ export class ToolResolver {
   })
   invokeTool(
     @Arg('slug', () => String) slug: string,
-    @Arg('input', () => GraphQLJSON, { description: 'Must match the tool’s inputSchema' })
+    @Arg('input', () => JSONScalar, { description: 'Must match the tool’s inputSchema' })
     input: unknown,
     @Arg('idempotencyKey', () => String, {
       nullable: true,

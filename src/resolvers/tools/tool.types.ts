@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, Length, Matches, Max, MaxLength, Min } from 'class-validator';
-import { GraphQLJSON } from 'graphql-scalars';
+import { JSONScalar } from '../../schema/scalars';
 import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
 import { Tool, UsageRecord } from '../../entities';
 import { PlanTier } from '../../entities/enums';
@@ -57,7 +57,7 @@ export class CreateToolInput {
   @Field(() => PlanTier)
   requiredTier!: PlanTier;
 
-  @Field(() => GraphQLJSON, { description: 'A JSON Schema object for the input' })
+  @Field(() => JSONScalar, { description: 'A JSON Schema object for the input' })
   inputSchema!: Record<string, unknown>;
 
   @Field(() => Int, { description: '1 to 100,000' })
@@ -92,7 +92,7 @@ export class UpdateToolInput {
   @Field(() => PlanTier, { nullable: true })
   requiredTier?: PlanTier | null;
 
-  @Field(() => GraphQLJSON, { nullable: true })
+  @Field(() => JSONScalar, { nullable: true })
   inputSchema?: Record<string, unknown> | null;
 
   @Field(() => Int, { nullable: true })
@@ -113,7 +113,7 @@ export class UpdateToolInput {
 
 @ObjectType({ description: 'The result of invokeTool' })
 export class ToolInvocation {
-  @Field(() => GraphQLJSON)
+  @Field(() => JSONScalar)
   output!: unknown;
 
   @Field(() => UsageRecord, { description: 'What the call was charged' })
