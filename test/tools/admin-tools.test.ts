@@ -161,6 +161,11 @@ describe('createTool', () => {
       'inputSchema.description',
     ],
     ['a name with an unpaired surrogate', { name: 'tool \udc00' }, 'name'],
+    [
+      'a pattern RE2 cannot run in linear time (lookahead)',
+      { inputSchema: { type: 'string', pattern: '^(?=a)a+$' } },
+      'inputSchema',
+    ],
     ['an inputSchema that is a string', { inputSchema: 'object' }, 'inputSchema'],
     ['an ftp endpointUrl', { endpointUrl: 'ftp://127.0.0.1/tool' }, 'endpointUrl'],
     ['a file endpointUrl', { endpointUrl: 'file:///etc/passwd' }, 'endpointUrl'],

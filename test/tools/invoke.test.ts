@@ -205,6 +205,29 @@ describe('built-in tools through invokeTool', () => {
     },
   );
 
+  it('runs schema patterns in linear time: a catastrophic-backtracking pattern answers at once', async () => {
+    const up = await startUpstream((_req, res) => sendJson(res, 200, { output: 'ok' }));
+    upstreams.push(up);
+    const tool = await createTool(t, admin.accessToken, {
+      endpointUrl: up.url,
+      inputSchema: {
+        type: 'object',
+        properties: { t: { type: 'string', pattern: '^(a+)+$' } },
+        required: ['t'],
+      },
+    });
+    const u = await t.seed.user();
+    // With backtracking regular expressions this input takes longer than the universe has left.
+    const err = expectErrorCode(
+      await invoke(u.accessToken, tool.slug, { t: `${'a'.repeat(5_000)}!` }),
+      'BAD_USER_INPUT',
+    );
+    expect(err.extensions?.fields).toContain('input.t');
+    expect(up.requests).toHaveLength(0);
+    expectNoErrors(await invoke(u.accessToken, tool.slug, { t: 'a'.repeat(5_000) }));
+    expect(up.requests).toHaveLength(1);
+  });
+
   it('a tool whose stored schema validates asynchronously is unavailable, and the server lives on', async () => {
     const up = await startUpstream((_req, res) => sendJson(res, 200, { output: 'never' }));
     upstreams.push(up);

@@ -1,6 +1,21 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { RegExpEngine } from 'ajv/dist/types';
+import { RE2JS } from 're2js';
 import addFormats from 'ajv-formats';
 import { BadUserInputError, UpstreamError } from '../../errors';
+
+/**
+ * `pattern` and `patternProperties` run on RE2 (re2js, pure JavaScript): matching takes linear
+ * time, so a pattern like `^(a+)+$` cannot stall the event loop for every user. RE2 has no
+ * lookaround or backreferences; a schema using them is refused when it is saved.
+ */
+const re2: RegExpEngine = Object.assign(
+  (pattern: string) => {
+    const compiled = RE2JS.compile(pattern);
+    return { test: (text: string) => compiled.matcher(text).find() };
+  },
+  { code: 'require("re2js").RE2JS' },
+);
 
 function isAsync(fn: ValidateFunction): boolean {
   return (fn as { $async?: unknown }).$async === true;
@@ -22,7 +37,12 @@ function errorPath(error: ErrorObject, root: string): string {
  * compiled once (keyed by tool id and its update time) and reused for every call.
  */
 export class InputValidator {
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateSchema: true });
+  private readonly ajv = new Ajv({
+    allErrors: true,
+    strict: false,
+    validateSchema: true,
+    code: { regExp: re2 },
+  });
   private readonly cache = new Map<string, ValidateFunction>();
 
   constructor() {
