@@ -41,7 +41,7 @@ import { ToolService } from './resolvers/tools/tool.service';
 import { UpstreamClient } from './resolvers/tools/upstream-client';
 import { UsageService } from './resolvers/usage/usage.service';
 import { buildAppSchema } from './schema/build-schema';
-import { queryLimitsPlugin } from './schema/query-limits';
+import { queryLimitsPlugin, repeatedSelectionRefusal } from './schema/query-limits';
 import { seedInitialData } from './seeders/initial-data';
 import type { Services } from './services';
 
@@ -376,6 +376,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           .header('content-security-policy', IDE_CSP)
           .send(renderIdePage('/graphql'));
       }
+      const source =
+        request.method === 'POST'
+          ? (request.body as { query?: unknown } | null)?.query
+          : (request.query as { query?: unknown } | null)?.query;
+      const refusal = repeatedSelectionRefusal(source, config.queryMaxTokens);
+      if (refusal) return reply.code(400).send({ errors: [refusal] });
       return graphqlHandler.call(this, request as never, reply as never);
     },
   });

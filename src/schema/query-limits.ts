@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   Kind,
+  parse,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
@@ -99,6 +100,75 @@ function tooComplex(message: string, extra: Record<string, unknown>): QueryTooCo
  * the variables), before anything runs. Document size is bounded by the parser's token limit
  * and the HTTP body limit.
  */
+/** How often one response name may be selected in one selection set. */
+export const MAX_REPEATS = 20;
+
+/**
+ * The most often any response name is selected within one selection set (inline fragments are
+ * counted with their parent). GraphQL's "fields can be merged" validation compares every pair of
+ * same-named selections, so a few kilobytes of `plans{tier} plans{tier} …` would cost a tenth of a
+ * second of CPU before any other limit looks at it: such documents are refused before validation.
+ */
+function mostRepeated(doc: DocumentNode): { name: string; count: number } {
+  let worst = { name: '', count: 0 };
+  const sets: SelectionSetNode[] = [];
+  for (const def of doc.definitions) {
+    if ('selectionSet' in def && def.selectionSet) sets.push(def.selectionSet);
+  }
+  while (sets.length > 0) {
+    const set = sets.pop()!;
+    const counts = new Map<string, number>();
+    const pending = [set];
+    while (pending.length > 0) {
+      for (const selection of pending.pop()!.selections) {
+        if (selection.kind === Kind.INLINE_FRAGMENT) {
+          pending.push(selection.selectionSet);
+        } else if (selection.kind === Kind.FIELD) {
+          const name = selection.alias?.value ?? selection.name.value;
+          const count = (counts.get(name) ?? 0) + 1;
+          counts.set(name, count);
+          if (count > worst.count) worst = { name, count };
+          if (selection.selectionSet) sets.push(selection.selectionSet);
+        }
+      }
+    }
+  }
+  return worst;
+}
+
+/** Documents shorter than this cannot repeat a field often enough to cost anything. */
+const REPEAT_CHECK_MIN_LENGTH = 400;
+
+/**
+ * The GraphQL error for a document that selects one response name more than MAX_REPEATS times
+ * in a selection set, or null. Runs before Apollo (whose plugin hooks cannot refuse a request
+ * before validation with a client error), on documents long enough to matter; a document that
+ * does not parse is left to Apollo to refuse.
+ */
+export function repeatedSelectionRefusal(
+  query: unknown,
+  maxTokens: number,
+): { message: string; extensions: Record<string, unknown> } | null {
+  if (typeof query !== 'string' || query.length < REPEAT_CHECK_MIN_LENGTH) return null;
+  let doc: DocumentNode;
+  try {
+    doc = parse(query, { maxTokens, noLocation: true });
+  } catch {
+    return null;
+  }
+  const worst = mostRepeated(doc);
+  if (worst.count <= MAX_REPEATS) return null;
+  return {
+    message: `${worst.name} is selected ${worst.count} times in one selection set (at most ${MAX_REPEATS})`,
+    extensions: {
+      code: 'QUERY_TOO_COMPLEX',
+      field: worst.name,
+      repeats: worst.count,
+      maxRepeats: MAX_REPEATS,
+    },
+  };
+}
+
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
   return {
     async requestDidStart() {

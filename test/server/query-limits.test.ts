@@ -238,6 +238,19 @@ describe('refused with QUERY_TOO_COMPLEX before anything runs', () => {
     expect(expectErrorCode(res, 'BAD_USER_INPUT').extensions?.fields).toEqual(['n']);
   });
 
+  it('one field selected over and over in one selection set, before validation compares every pair', async () => {
+    const res = await t.gql(`{ ${'plans { tier } '.repeat(1200)} }`);
+    expect(res.status).toBe(400);
+    const err = expectErrorCode(res, 'QUERY_TOO_COMPLEX');
+    expect(err.extensions).toMatchObject({ field: 'plans', repeats: 1200, maxRepeats: 20 });
+    // Also inside inline fragments and deeper down; 20 repeats are still fine.
+    expectErrorCode(
+      await t.gql(`{ plans { ${'... on Plan { tier } '.repeat(21)} } }`),
+      'QUERY_TOO_COMPLEX',
+    );
+    expectNoErrors(await t.gql(`{ plans { ${'tier '.repeat(20)} } }`));
+  });
+
   it('an over-long document (more tokens than QUERY_MAX_TOKENS)', async () => {
     const long = `{ tasks(filter: { status: [${'TODO '.repeat(5_000)}] }) { totalCount } }`;
     expect(await expectRefused(t, long)).toBeDefined();
