@@ -1,4 +1,5 @@
 import { bool, cleanEnv, makeValidator, str, url } from 'envalid';
+import { normalizeEmail } from './lib/text';
 
 /** A whole number within [min, max]; envalid's `num` accepts fractions and any range. */
 const intRange = (min: number, max: number) =>
@@ -160,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     bcryptCost: e.BCRYPT_COST,
-    adminEmail: e.ADMIN_EMAIL.trim().toLowerCase(),
+    adminEmail: normalizeEmail(e.ADMIN_EMAIL),
     adminPassword: e.ADMIN_PASSWORD,
     corsOrigins: e.CORS_ORIGINS,
     trustProxy: e.TRUST_PROXY,

@@ -29,3 +29,17 @@ export function unstorableTextPaths(value: unknown, root = '', limit = 20): stri
   }
   return [...new Set(out)];
 }
+
+/**
+ * Has something besides whitespace and zero-width characters (U+200B..U+200D, U+2060, U+FEFF),
+ * which `trim()` keeps and nobody can see.
+ */
+export const NOT_BLANK = /[^\s\u200B-\u200D\u2060\uFEFF]/;
+
+/**
+ * Emails are compared in one form: compatibility-normalised (NFKC, so a full-width `ａdmin` is
+ * `admin`), trimmed and lower-cased. Lookalikes from other scripts remain distinct addresses.
+ */
+export function normalizeEmail(email: string): string {
+  return email.normalize('NFKC').trim().toLowerCase();
+}

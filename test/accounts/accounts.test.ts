@@ -39,6 +39,24 @@ describe('register and login', () => {
     expect(me.me.subscription).toEqual({ plan: { tier: 'FREE' }, tokensUsed: 0 });
   });
 
+  it('treats a full-width (compatibility) spelling of an email as the same address', async () => {
+    const u = await t.seed.user();
+    // The first letter full-width (U+FF41.. for a..): valid as an email, the same after NFKC.
+    const fullWidth = String.fromCharCode(u.email.charCodeAt(0) + 0xfee0) + u.email.slice(1);
+    expect(fullWidth).not.toBe(u.email);
+    expectErrorCode(
+      await t.gql(`mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`, {
+        i: { email: fullWidth, password: 'password-123', name: 'Twin' },
+      }),
+      'CONFLICT',
+    );
+    expectNoErrors(
+      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+        i: { email: fullWidth, password: u.password },
+      }),
+    );
+  });
+
   it('refuses a second registration of the same email in any case with CONFLICT', async () => {
     const u = await t.seed.user();
     const res = await t.gql(

@@ -303,6 +303,7 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
   it.each([
     ['an empty title', { title: '' }, 'title'],
     ['a blank title', { title: '   \t ' }, 'title'],
+    ['a title of zero-width characters', { title: '\u200b\ufeff\u2060' }, 'title'],
     ['a title of 201 characters', { title: 'x'.repeat(201) }, 'title'],
     [
       'a description of 10,001 characters',

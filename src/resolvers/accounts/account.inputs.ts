@@ -1,7 +1,6 @@
 import { IsEmail, IsOptional, Length, Matches, MaxLength } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
-
-const NOT_BLANK = /\S/;
+import { NOT_BLANK } from '../../lib/text';
 
 @InputType({ description: 'A new account' })
 export class RegisterInput {

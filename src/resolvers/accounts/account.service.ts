@@ -20,10 +20,7 @@ import type {
   RegisterInput,
   UpdateProfileInput,
 } from './account.inputs';
-
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
+import { normalizeEmail } from '../../lib/text';
 
 interface RefreshRow {
   id: string;

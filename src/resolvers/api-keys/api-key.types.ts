@@ -2,12 +2,13 @@ import { ArrayMaxSize, ArrayMinSize, Length, Matches, NotContains } from 'class-
 import { Field, InputType, ObjectType } from 'type-graphql';
 import { ApiKey } from '../../entities';
 import { ApiKeyScope } from '../../entities/enums';
+import { NOT_BLANK } from '../../lib/text';
 
 @InputType({ description: 'A new API key' })
 export class CreateApiKeyInput {
   @Field(() => String, { description: '1 to 100 characters' })
   @Length(1, 100, { message: 'name must be 1 to 100 characters' })
-  @Matches(/\S/, { message: 'name must not be blank' })
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
   @NotContains('\u0000', { message: 'name must not contain NUL characters' })
   name!: string;
 

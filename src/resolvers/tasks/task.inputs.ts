@@ -1,8 +1,8 @@
 import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength, NotContains } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
 import { OrderDirection, TaskOrderField, TaskPriority, TaskStatus } from '../../entities/enums';
+import { NOT_BLANK } from '../../lib/text';
 
-const NOT_BLANK = /\S/;
 /** PostgreSQL text cannot hold NUL: refused here, not as a failed statement. */
 const NUL = '\u0000';
 
