@@ -60,16 +60,12 @@ afterAll(async () => {
   await started?.db.drop();
 });
 
-/** Every error of every response in this file carries a code from the contract. */
-async function call<T = Record<string, any>>(
+const call = <T = Record<string, any>>(
   app: TestApp,
   query: string,
   variables: Record<string, unknown> = {},
   token?: string,
-): Promise<GraphQLResponse<T>> {
-  const res = await app.gql<T>(query, variables, token);
-  return res;
-}
+): Promise<GraphQLResponse<T>> => app.gql<T>(query, variables, token);
 
 const setRole = (app: TestApp, token: string, id: string, role: 'USER' | 'ADMIN') =>
   call(app, SET_ROLE, { id, role }, token);

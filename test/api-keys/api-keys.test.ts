@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
+import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
 import type { SeededUser } from '../helpers/seed';
 
 const KEY_FORMAT = /^sk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
@@ -18,15 +18,7 @@ afterAll(async () => {
   await t.close();
 });
 
-/** Every error of every response in this file carries a code from the contract. */
-async function call<T = Record<string, any>>(
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<GraphQLResponse<T>> {
-  const res = await t.gql<T>(query, variables, token);
-  return res;
-}
+const call: TestApp['gql'] = (query, variables, token) => t.gql(query, variables, token);
 
 async function createKey(user: SeededUser, input: Record<string, unknown>) {
   return expectNoErrors(await call(CREATE, { i: input }, user.accessToken)).createApiKey as {

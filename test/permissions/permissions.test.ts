@@ -52,16 +52,12 @@ afterAll(async () => {
   await t.close();
 });
 
-/** Every error of every response in this file carries a code from the contract. */
-async function call<T = Record<string, any>>(
+const call = <T = Record<string, any>>(
   query: string,
   variables: Record<string, unknown> = {},
   token?: string,
   app: TestApp = t,
-): Promise<GraphQLResponse<T>> {
-  const res = await app.gql<T>(query, variables, token);
-  return res;
-}
+): Promise<GraphQLResponse<T>> => app.gql<T>(query, variables, token);
 
 function expectForbidden(res: GraphQLResponse, field: string) {
   const err = expectErrorCode(res, 'FORBIDDEN');
