@@ -471,9 +471,8 @@ describe('rate limit', () => {
       expect(await sharedLimit()).toBe(10);
     });
   } else {
-    // Without Redis each instance limits on its own; CI sets TEST_REDIS_URL, so it runs there.
     // eslint-disable-next-line jest/no-disabled-tests
-    it.skip('shares the limit between server instances through Redis (skipped: TEST_REDIS_URL is not set)', async () => {
+    it.skip('shares the limit between server instances through Redis (reason: TEST_REDIS_URL is unset; CI sets it)', async () => {
       expect(await sharedLimit()).toBe(10);
     });
   }

@@ -47,11 +47,9 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-const MAX_INPUT_DEPTH = 64;
-
 /**
- * Refuses input nested deeper than JSON Schema validation and hashing should ever walk, and text
- * that could not be stored (a built-in tool's output, kept for replays, may echo it).
+ * Refuses text that could not be stored (a built-in tool's output, kept for replays, may echo
+ * it). Nesting is already bounded by the JSON scalar (MAX_JSON_DEPTH) before this runs.
  */
 function checkInput(input: unknown): void {
   const unstorable = unstorableTextPaths(input, 'input');
@@ -60,17 +58,6 @@ function checkInput(input: unknown): void {
       `input must not contain NUL characters or unpaired surrogates: ${unstorable.join(', ')}`,
       unstorable,
     );
-  }
-  const stack: [unknown, number][] = [[input, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth > MAX_INPUT_DEPTH) {
-      throw new BadUserInputError(`input is nested deeper than ${MAX_INPUT_DEPTH} levels`, [
-        'input',
-      ]);
-    }
-    for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }
 }
 
@@ -214,13 +201,7 @@ export class InvocationService {
       throw err;
     }
     if (outcome.error) throw outcome.error;
-    loaders.subscription.clear(userId);
-    return {
-      output: outcome.output,
-      usage: record,
-      subscription: await this.subscriptions.viewFor(loaders, userId),
-      replayed: false,
-    };
+    return this.answer(loaders, userId, outcome.output, record, false);
   }
 
   /**
@@ -285,13 +266,20 @@ export class InvocationService {
     if (record.requestHash !== hash) {
       throw new ConflictError('This idempotencyKey was used with a different input');
     }
+    return this.answer(loaders, userId, record.output, record, true);
+  }
+
+  /** The invocation's answer, with the subscription as it is now (not as loaded earlier). */
+  private async answer(
+    loaders: Loaders,
+    userId: string,
+    output: unknown,
+    usage: UsageRecord,
+    replayed: boolean,
+  ): Promise<ToolInvocation> {
     loaders.subscription.clear(userId);
-    return {
-      output: record.output,
-      usage: record,
-      subscription: await this.subscriptions.viewFor(loaders, userId),
-      replayed: true,
-    };
+    const subscription = await this.subscriptions.viewFor(loaders, userId);
+    return { output, usage, subscription, replayed };
   }
 
   /** Runs the tool; a failure that reached it becomes a FAILED outcome, charged nothing. */
