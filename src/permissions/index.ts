@@ -81,7 +81,7 @@ export const permissionRules: IRules = {
   Tool: { '*': allow, endpointUrl: isAdmin },
   Task: { '*': allow },
   Plan: { '*': allow },
-  Subscription: { '*': allow },
+  PlanSubscription: { '*': allow },
   UsageRecord: {
     '*': allow,
     // The owner's other keys are not a key's business.

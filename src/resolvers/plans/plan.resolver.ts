@@ -1,4 +1,4 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { signedIn } from '../../auth/require-viewer';
 import type { Context } from '../../context';
 import { Plan } from '../../entities';
@@ -6,13 +6,20 @@ import { PlanTier } from '../../entities/enums';
 import type { Services } from '../../services';
 import { SubscriptionView } from './subscription.types';
 
-@Resolver()
+@Resolver(() => Plan)
 export class PlanResolver {
   constructor(private readonly services: Services) {}
 
   @Query(() => [Plan], { description: 'Public: every plan, lowest first' })
   plans(@Ctx() ctx: Context): Promise<Plan[]> {
     return this.services.subscriptions.plans(ctx.em);
+  }
+
+  @FieldResolver(() => ID, {
+    description: "The tier's name, e.g. FREE: lets client caches normalize plans",
+  })
+  id(@Root() plan: Plan): string {
+    return plan.tier;
   }
 
   @Query(() => SubscriptionView, { description: 'The caller’s plan and this month’s usage' })

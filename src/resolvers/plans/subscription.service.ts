@@ -39,6 +39,7 @@ export class SubscriptionService {
     const month = monthOf(this.clock.now());
     const used = current(sub, month.start);
     return {
+      id: sub.id,
       plan,
       currentPeriodStart: month.start,
       currentPeriodEnd: month.end,

@@ -1,10 +1,16 @@
-import { Field, Int, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Plan } from '../../entities';
 
-@ObjectType('Subscription', {
+@ObjectType('PlanSubscription', {
   description: "A user's plan and this month's metering. tokensRemaining null = unlimited",
 })
 export class SubscriptionView {
+  @Field(() => ID, {
+    description:
+      'The subscription row: stable for a user across periods, so a client cache updates it in place',
+  })
+  id!: string;
+
   @Field(() => Plan)
   plan!: Plan;
 
