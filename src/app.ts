@@ -213,7 +213,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger.info({ migrations: executed.map((m) => m.name) }, 'applied migrations');
   }
 
-  const passwords = new PasswordHasher(config.bcryptCost);
+  const passwords = new PasswordHasher({
+    cost: config.bcryptCost,
+    workers: config.hashWorkers,
+    maxQueue: config.hashQueueMax,
+  });
   const accessTokens = new AccessTokens({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -255,6 +259,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       {
         perAddress: config.authRatePerMinute,
         perEmail: config.loginRatePerEmailPerMinute,
+        refreshPerAddress: config.refreshRatePerMinute,
       },
     ),
     tasks: new TaskService(audit),
@@ -440,6 +445,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       server.server.closeIdleConnections();
       await server.close();
       await upstream.close();
+      await passwords.close();
       redis?.disconnect();
       await orm.close(true);
       await embedded?.stop();

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { bool, cleanEnv, makeValidator, str, url } from 'envalid';
 import { normalizeEmail } from './lib/text';
 
@@ -35,6 +36,10 @@ export interface Config {
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
   bcryptCost: number;
+  /** Worker threads that hash passwords (never the event loop). */
+  hashWorkers: number;
+  /** Hashes waiting for a worker; past it sign-ins answer RATE_LIMITED at once. */
+  hashQueueMax: number;
   adminEmail: string;
   adminPassword: string | undefined;
   corsOrigins: string[];
@@ -57,6 +62,27 @@ export interface Config {
   toolAllowPrivateNetworks: boolean;
   shutdownTimeoutMs: number;
   authRatePerMinute: number;
+  /** refreshToken exchanges a minute per client address (a budget of their own). */
+  refreshRatePerMinute: number;
+  /** The most a request may spend on the database (pool wait and queries) before it answers SERVICE_UNAVAILABLE. */
+  requestTimeoutMs: number;
+  /** The longest wait for a pooled connection. */
+  dbAcquireTimeoutMs: number;
+  /** The longest wait for a new connection to be established. */
+  dbConnectTimeoutMs: number;
+  /** Server-side timeouts, set on the database (or role) at start, never in the startup packet. */
+  dbStatementTimeoutMs: number;
+  dbLockTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
+  /** Every Redis command's timeout; past it the limits count in-process. */
+  redisCommandTimeoutMs: number;
+  /** Query cost budget per caller: bucket size and points restored a second. */
+  costBucketSize: number;
+  costRestoreRate: number;
+  /** Event-loop delay past which new requests are shed with SERVICE_UNAVAILABLE (0 = never). */
+  maxEventLoopDelayMs: number;
+  /** Sends Strict-Transport-Security (only behind HTTPS). */
+  hsts: boolean;
   loginRatePerEmailPerMinute: number;
   /** Bearer token for GET /metrics; unset: only loopback clients may read it. */
   metricsToken: string | undefined;
@@ -87,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ACCESS_TOKEN_TTL_SECONDS: intRange(30, 86_400)({ default: 900 }),
       REFRESH_TOKEN_TTL_DAYS: intRange(1, 365)({ default: 30 }),
       BCRYPT_COST: intRange(10, 15)({ default: 11 }),
+      HASH_WORKERS: intRange(1, 64)({ default: Math.max(1, availableParallelism() - 1) }),
+      HASH_QUEUE_MAX: intRange(0, 10_000)({ default: 16 }),
       ADMIN_EMAIL: str({ default: 'admin@switchboard.local' }),
       ADMIN_PASSWORD: str({ default: undefined }),
       CORS_ORIGINS: list({ default: [] }),
@@ -108,6 +136,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
       AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
       LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
+      REFRESH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 600 }),
+      REQUEST_TIMEOUT_MS: intRange(100, 120_000)({ default: 4_000 }),
+      DB_ACQUIRE_TIMEOUT_MS: intRange(50, 120_000)({ default: 2_000 }),
+      DB_CONNECT_TIMEOUT_MS: intRange(100, 120_000)({ default: 3_000 }),
+      DB_STATEMENT_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 5_000 }),
+      DB_LOCK_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 3_000 }),
+      DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 30_000 }),
+      REDIS_COMMAND_TIMEOUT_MS: intRange(10, 60_000)({ default: 100 }),
+      QUERY_COST_BUCKET: intRange(10, 100_000_000)({ default: undefined }),
+      QUERY_COST_RESTORE_RATE: intRange(1, 100_000_000)({ default: 2_000 }),
+      MAX_EVENT_LOOP_DELAY_MS: intRange(0, 60_000)({ default: 1_000 }),
+      HSTS: bool({ default: false }),
       METRICS_TOKEN: str({ default: undefined }),
     },
     {
@@ -141,6 +181,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) {
     problems.push('METRICS_TOKEN: at least 16 characters');
   }
+  if (e.QUERY_COST_BUCKET !== undefined && e.QUERY_COST_BUCKET < e.QUERY_MAX_COST) {
+    problems.push('QUERY_COST_BUCKET: must hold at least QUERY_MAX_COST, or no document could run');
+  }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -161,6 +204,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     bcryptCost: e.BCRYPT_COST,
+    hashWorkers: e.HASH_WORKERS,
+    hashQueueMax: e.HASH_QUEUE_MAX,
     adminEmail: normalizeEmail(e.ADMIN_EMAIL),
     adminPassword: e.ADMIN_PASSWORD,
     corsOrigins: e.CORS_ORIGINS,
@@ -183,6 +228,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     authRatePerMinute: e.AUTH_RATE_PER_MINUTE,
     loginRatePerEmailPerMinute: e.LOGIN_RATE_PER_EMAIL_PER_MINUTE,
+    refreshRatePerMinute: e.REFRESH_RATE_PER_MINUTE,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    dbAcquireTimeoutMs: e.DB_ACQUIRE_TIMEOUT_MS,
+    dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    dbLockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
+    dbIdleInTransactionTimeoutMs: e.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    costBucketSize: e.QUERY_COST_BUCKET ?? 2 * e.QUERY_MAX_COST,
+    costRestoreRate: e.QUERY_COST_RESTORE_RATE,
+    maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+    hsts: e.HSTS,
     metricsToken: e.METRICS_TOKEN || undefined,
   };
 }

@@ -17,13 +17,26 @@ function prehash(password: string): string {
  * bcryptjs's async API hashes in slices on the event loop, so a hash (about 140 ms at cost 11)
  * never stalls other requests.
  */
+export interface PasswordHasherOptions {
+  /** bcrypt cost (log2 rounds). */
+  cost: number;
+  /** Worker threads that hash. */
+  workers: number;
+  /** Hashes that may wait for a worker; past it a hash is refused with RATE_LIMITED. */
+  maxQueue: number;
+}
+
 export class PasswordHasher {
   /** Compared against when the email is unknown, so that both failures take as long. */
   private readonly dummyHash: Promise<string>;
+  private readonly cost: number;
 
-  constructor(private readonly cost: number) {
+  constructor(options: PasswordHasherOptions) {
+    this.cost = options.cost;
     this.dummyHash = this.hash('switchboard-dummy-password');
   }
+
+  async close(): Promise<void> {}
 
   async hash(password: string): Promise<string> {
     return PREHASHED + (await bcrypt.hash(prehash(password), this.cost));

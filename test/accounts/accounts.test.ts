@@ -420,27 +420,35 @@ describe('sign-in rate limits', () => {
     );
   });
 
-  it('refuses login, register and refresh past the per-address budget, before any work', async () => {
-    limited = await startTestApp({ redisUrl: undefined, authRatePerMinute: 4 });
+  it('refuses login and register past the per-address budget, before any work; refresh has its own', async () => {
+    limited = await startTestApp({
+      redisUrl: undefined,
+      authRatePerMinute: 4,
+      refreshRatePerMinute: 2,
+    });
     const u = await t.seed.user();
     expectNoErrors(await limited.gql(LOGIN, { i: { email: u.email, password: u.password } }));
-    expectErrorCode(await limited.gql(REFRESH, { t: 'x'.repeat(40) }), 'UNAUTHENTICATED');
     const email = `${unique()}@example.com`;
     const REGISTER = `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`;
     expectNoErrors(
       await limited.gql(REGISTER, { i: { email, password: 'password-123', name: 'R' } }),
     );
     expectNoErrors(await limited.gql(LOGIN, { i: { email, password: 'password-123' } }));
-    // The fifth attempt from this address, whatever its kind, is refused.
+    expectNoErrors(await limited.gql(LOGIN, { i: { email, password: 'password-123' } }));
+    // The fifth sign-in attempt from this address, whatever its kind, is refused.
     const refusedEmail = `${unique()}@example.com`;
     for (const [query, variables] of [
       [LOGIN, { i: { email: u.email, password: u.password } }],
-      [REFRESH, { t: u.refreshToken }],
       [REGISTER, { i: { email: refusedEmail, password: 'password-123', name: 'S' } }],
     ] as const) {
       const err = expectErrorCode(await limited.gql(query, variables), 'RATE_LIMITED');
       expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
     }
+    // Refresh exchanges are not held back by the spent sign-in budget: they have their own.
+    expectErrorCode(await limited.gql(REFRESH, { t: 'x'.repeat(40) }), 'UNAUTHENTICATED');
+    expectErrorCode(await limited.gql(REFRESH, { t: 'y'.repeat(40) }), 'UNAUTHENTICATED');
+    const err = expectErrorCode(await limited.gql(REFRESH, { t: u.refreshToken }), 'RATE_LIMITED');
+    expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
     // The refused refresh did not rotate (or burn) the token: it still works elsewhere.
     expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
     // The refused registration wrote nothing; the allowed one did.

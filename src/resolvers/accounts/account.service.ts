@@ -39,8 +39,12 @@ export class AccountService {
     private readonly refreshTtlDays: number,
     private readonly clock: Clock,
     private readonly rateLimiter: RateLimiter,
-    /** Sign-in attempts a minute: per client address (login, register, refresh), per email. */
-    private readonly limits: { perAddress: number; perEmail: number },
+    /**
+     * Attempts a minute: sign-ins (login, register) per client address and per email; refresh
+     * exchanges per client address in a budget of their own, much larger (a refresh token is a
+     * 256-bit secret nobody can guess, and an office behind one NAT address refreshes a lot).
+     */
+    private readonly limits: { perAddress: number; perEmail: number; refreshPerAddress: number },
   ) {}
 
   /** Creates the account on FREE and signs it in, all in one transaction. */
@@ -93,7 +97,7 @@ export class AccountService {
    * raced itself): the whole session, every token descended from that login, is revoked.
    */
   async refresh(em: EntityManager, token: string, address: string): Promise<AuthPayload> {
-    await this.rateLimiter.consume('auth', address, this.limits.perAddress);
+    await this.rateLimiter.consume('refresh', address, this.limits.refreshPerAddress);
     const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
     if (token.length < 20 || token.length > 200) throw invalid();
     const now = this.clock.now();
