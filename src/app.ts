@@ -41,7 +41,7 @@ import { ToolService } from './resolvers/tools/tool.service';
 import { UpstreamClient } from './resolvers/tools/upstream-client';
 import { UsageService } from './resolvers/usage/usage.service';
 import { buildAppSchema } from './schema/build-schema';
-import { queryLimitsPlugin, repeatedSelectionRefusal } from './schema/query-limits';
+import { preValidationRefusal, queryLimitsPlugin } from './schema/query-limits';
 import { seedInitialData } from './seeders/initial-data';
 import type { Services } from './services';
 
@@ -366,6 +366,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
+  const documentLimits = {
+    maxTokens: config.queryMaxTokens,
+    maxDepth: config.queryMaxDepth,
+    maxAliases: config.queryMaxAliases,
+  };
   if (config.ide) registerIdeAssets(server);
   server.route({
     method: ['GET', 'POST', 'OPTIONS'],
@@ -381,11 +386,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           .header('content-security-policy', IDE_CSP)
           .send(renderIdePage('/graphql'));
       }
-      const source =
-        request.method === 'POST'
-          ? (request.body as { query?: unknown } | null)?.query
-          : (request.query as { query?: unknown } | null)?.query;
-      const refusal = repeatedSelectionRefusal(source, config.queryMaxTokens);
+      const params = (request.method === 'POST' ? request.body : request.query) as {
+        query?: unknown;
+        operationName?: unknown;
+      } | null;
+      const refusal = preValidationRefusal(params?.query, params?.operationName, documentLimits);
       if (refusal) return reply.code(400).send({ errors: [refusal] });
       return graphqlHandler.call(this, request as never, reply as never);
     },

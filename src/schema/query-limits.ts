@@ -169,6 +169,30 @@ export function repeatedSelectionRefusal(
   };
 }
 
+/** What the pre-validation checks bound (from config). */
+export interface DocumentLimits {
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+}
+
+export interface DocumentRefusal {
+  message: string;
+  extensions: Record<string, unknown> & { code: 'QUERY_TOO_COMPLEX' | 'BAD_USER_INPUT' };
+}
+
+/**
+ * The refusal for a document that must not reach validation (or execution), or null. Runs on
+ * every request before Apollo parses and validates.
+ */
+export function preValidationRefusal(
+  source: unknown,
+  _operationName: unknown,
+  limits: DocumentLimits,
+): DocumentRefusal | null {
+  return repeatedSelectionRefusal(source, limits.maxTokens) as DocumentRefusal | null;
+}
+
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
   return {
     async requestDidStart() {
