@@ -33,7 +33,7 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       'jest/expect-expect': [
         'error',
-        { assertFunctionNames: ['expect', 'expectNoErrors', 'expectErrorCode'] },
+        { assertFunctionNames: ['expect', 'expectNoErrors', 'expectErrorCode', 'expect*'] },
       ],
       'jest/no-conditional-expect': 'off',
     },

@@ -8,4 +8,4 @@ import { ormOptions } from './src/db/orm-options';
  */
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('Set DATABASE_URL to use the MikroORM CLI');
-export default ormOptions(url, 2, true);
+export default ormOptions(url, { poolMax: 2, connectTimeoutMs: 10_000 }, true);

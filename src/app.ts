@@ -1,11 +1,11 @@
 import 'reflect-metadata';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
 import { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -21,7 +21,11 @@ import type { Config } from './config';
 import type { Context } from './context';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded';
 import { ormOptions } from './db/orm-options';
-import { AppError } from './errors';
+import { guardPool } from './db/pool-guard';
+import { prepareDatabase } from './db/server-settings';
+import { isDatabaseUnavailable } from './db/unavailable';
+import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from './errors';
+import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
 import { RateLimiter } from './lib/rate-limit';
@@ -129,6 +133,13 @@ export function formatError() {
       const { http: _http, ...extensions } = original.extensions as Record<string, unknown>;
       return { ...formatted, message: original.message, extensions };
     }
+    if (isDatabaseUnavailable(original)) {
+      return {
+        message: 'The database is not answering; retry shortly',
+        path: formatted.path,
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: SERVICE_RETRY_AFTER_SECONDS },
+      };
+    }
     const code = formatted.extensions?.code;
     if (isRequestError(error, code)) {
       // graphql 16 says "more that N tokens"; later versions "more than".
@@ -179,6 +190,13 @@ function errorLogger(): ApolloServerPlugin<Context> {
             const original = unwrapResolverError(error);
             if (original instanceof AppError) continue;
             if (isRequestError(error, error.extensions?.code)) continue;
+            if (isDatabaseUnavailable(original)) {
+              contextValue?.logger?.warn(
+                { err: (original as Error).message, requestId: contextValue.requestId },
+                'database unavailable',
+              );
+              continue;
+            }
             contextValue?.logger?.error(
               {
                 err: original,
@@ -207,7 +225,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     databaseUrl = embedded.url;
     logger.info({ dataDir: config.dataDir }, 'using the embedded PostgreSQL (PGlite)');
   }
-  const orm = await MikroORM.init(ormOptions(databaseUrl, config.dbPoolMax));
+  const database = await prepareDatabase(
+    databaseUrl,
+    {
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      lockTimeoutMs: config.dbLockTimeoutMs,
+      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+    },
+    logger,
+    config.dbConnectTimeoutMs,
+  );
+  const orm = await MikroORM.init(
+    ormOptions(databaseUrl, {
+      poolMax: config.dbPoolMax,
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+    }),
+  );
+  // On PGlite (in this process) no timer can fire while it works: no deadline there.
+  if (!database.embedded) guardPool(orm.em.getKnex(), config.dbAcquireTimeoutMs);
   const executed = await orm.getMigrator().up();
   if (executed.length > 0) {
     logger.info({ migrations: executed.map((m) => m.name) }, 'applied migrations');
@@ -343,18 +378,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxCost: config.queryMaxCost,
       }),
       errorLogger(),
+      serviceUnavailableStatus(),
     ],
   });
   await apollo.start();
 
-  const graphqlHandler = fastifyApolloHandler<Context>(apollo, {
-    context: async (request) => {
+  const handleGraphQL = graphqlHandler(
+    apollo,
+    async (request) => {
       const em = orm.em.fork() as unknown as Context['em'];
-      const viewer = await authenticator.authenticate(
-        em,
-        request.headers.authorization,
-        clock.now(),
-      );
+      let viewer: Context['viewer'];
+      try {
+        viewer = await authenticator.authenticate(em, request.headers.authorization, clock.now());
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) throw err;
+        request.log.warn({ err: (err as Error).message }, 'database unavailable');
+        // Apollo answers a failed context with this error's HTTP status and headers.
+        const unavailable = new ServiceUnavailableError(
+          'The database is not answering; retry shortly',
+        );
+        (unavailable.extensions as Record<string, unknown>).http = {
+          status: 503,
+          headers: new HeaderMap([['retry-after', String(SERVICE_RETRY_AFTER_SECONDS)]]),
+        };
+        throw unavailable;
+      }
       return {
         em,
         viewer,
@@ -364,7 +412,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logger: request.log,
       };
     },
-  });
+    database.embedded ? null : config.requestTimeoutMs,
+  );
 
   const documentLimits = {
     maxTokens: config.queryMaxTokens,
@@ -392,7 +441,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       } | null;
       const refusal = preValidationRefusal(params?.query, params?.operationName, documentLimits);
       if (refusal) return reply.code(400).send({ errors: [refusal] });
-      return graphqlHandler.call(this, request as never, reply as never);
+      return handleGraphQL(request, reply);
     },
   });
 
@@ -401,6 +450,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   server.setErrorHandler(
     (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
       const status = error.statusCode ?? 500;
+      if (status >= 500 && isDatabaseUnavailable(error)) {
+        request.log.warn({ err: error.message }, 'database unavailable');
+        return reply
+          .code(503)
+          .header('retry-after', String(SERVICE_RETRY_AFTER_SECONDS))
+          .send({
+            errors: [
+              {
+                message: 'The database is not answering; retry shortly',
+                extensions: {
+                  code: 'SERVICE_UNAVAILABLE',
+                  retryAfter: SERVICE_RETRY_AFTER_SECONDS,
+                },
+              },
+            ],
+          });
+      }
       if (status >= 500) {
         request.log.error({ err: error }, 'unexpected error');
         return reply.code(500).send({

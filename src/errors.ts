@@ -71,3 +71,20 @@ export class QueryTooComplexError extends AppError {
     super(message, 'QUERY_TOO_COMPLEX', extra);
   }
 }
+
+/** What SERVICE_UNAVAILABLE answers tell clients to wait, in seconds. */
+export const SERVICE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The database (or another dependency) is not answering, or the server is shedding load: retry
+ * after `retryAfter` seconds. A response that carries no data because of it is HTTP 503 with
+ * Retry-After (src/http/graphql-handler.ts).
+ */
+export class ServiceUnavailableError extends AppError {
+  constructor(
+    message = 'The service is temporarily unavailable; retry shortly',
+    retryAfter = SERVICE_RETRY_AFTER_SECONDS,
+  ) {
+    super(message, 'SERVICE_UNAVAILABLE', { retryAfter });
+  }
+}

@@ -4,12 +4,23 @@ import { Migrator } from '@mikro-orm/migrations';
 import { SeedManager } from '@mikro-orm/seeder';
 import { entities } from '../entities';
 import { migrationsList } from '../migrations';
+import { guardConnection } from './pool-guard';
+
+export interface ConnectionSettings {
+  poolMax: number;
+  /** How long a new connection may take to be established. */
+  connectTimeoutMs: number;
+}
 
 /**
  * MikroORM options shared by the server, the CLI and the tests. Only the CLI keeps the schema
  * snapshot (it diffs against it to write new migrations); the server never writes to src/.
  */
-export function ormOptions(clientUrl: string, poolMax: number, forCli = false): Options {
+export function ormOptions(
+  clientUrl: string,
+  settings: ConnectionSettings,
+  forCli = false,
+): Options {
   return defineConfig({
     clientUrl,
     entities,
@@ -20,8 +31,27 @@ export function ormOptions(clientUrl: string, poolMax: number, forCli = false): 
     // Every write flushes explicitly; no query pays for a change-set scan of the identity map.
     flushMode: FlushMode.COMMIT,
     ensureDatabase: false,
-    pool: { min: 0, max: poolMax, idleTimeoutMillis: 10_000 },
-    driverOptions: { connection: { statement_timeout: 30_000, connectionTimeoutMillis: 5_000 } },
+    pool: {
+      min: 0,
+      max: settings.poolMax,
+      idleTimeoutMillis: 10_000,
+      // Every connection's queries are bounded by the request deadline (src/db/pool-guard.ts).
+      afterCreate: (connection: unknown, done: (err: Error | null, c: unknown) => void) => {
+        guardConnection(connection);
+        done(null, connection);
+      },
+    },
+    driverOptions: {
+      // knex prints pool warnings with console.log; the server logs connection trouble itself.
+      log: { warn: () => undefined },
+      // Client-side only: nothing here travels in the startup packet (PgBouncer refuses
+      // session parameters there). Server-side timeouts live on the database: server-settings.ts.
+      connection: {
+        connectionTimeoutMillis: settings.connectTimeoutMs,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      },
+    },
     migrations: {
       migrationsList,
       tableName: 'mikro_orm_migrations',

@@ -4,52 +4,8 @@ import net from 'node:net';
 import { loadConfig } from '../../src/config';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, gql } from '../helpers/graphql';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { TEST_ADMIN } from '../helpers/test-config';
-
-/** A TCP proxy to the database that a test can cut and restore, to play an outage. */
-async function startDbProxy(target: URL) {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect(Number(target.port), target.hostname);
-        sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-      });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  await listen();
-  return {
-    url() {
-      const u = new URL(target.toString());
-      u.host = `127.0.0.1:${port}`;
-      return u.toString();
-    },
-    async cut() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        sockets.clear();
-      });
-    },
-    restore: listen,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
@@ -188,7 +144,7 @@ describe('HTTP surface', () => {
 
 describe('readiness follows the database', () => {
   it('turns 503 while the database is unreachable and back to 200 when it returns', async () => {
-    const proxy = await startDbProxy(new URL(process.env.TEST_DATABASE_URL!));
+    const proxy = await startTcpProxy(new URL(process.env.TEST_DATABASE_URL!));
     const t = await startTestApp({ databaseUrl: proxy.url(), dbPoolMax: 2 });
     try {
       expect((await fetch(`${t.url}/ready`)).status).toBe(200);

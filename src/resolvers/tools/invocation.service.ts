@@ -13,6 +13,7 @@ import {
   UpstreamError,
 } from '../../errors';
 import type { Clock } from '../../lib/clock';
+import { outsideDeadline } from '../../db/deadline';
 import type { Metrics } from '../../metrics';
 import type { RateLimiter } from '../../lib/rate-limit';
 import type { Loaders } from '../../loaders';
@@ -154,7 +155,10 @@ export class InvocationService {
 
     let outcome: Outcome;
     try {
-      outcome = await this.run(tool, args.input, estimatedInput, reservation, requestId);
+      // The tool's time is its own (TOOL_TIMEOUT_MS), not the database deadline's.
+      outcome = await outsideDeadline(() =>
+        this.run(tool, args.input, estimatedInput, reservation, requestId),
+      );
     } catch (err) {
       // Not reached (the breaker refused fast): nothing to record, everything to release.
       await this.subscriptions.settle(em, reservation, 0);

@@ -1,0 +1,110 @@
+import type { Knex } from 'knex';
+import { markCutOff, remainingMs } from './deadline';
+import { DatabaseUnavailableError } from './unavailable';
+
+type Callback = (err: Error | null, result?: unknown) => void;
+
+interface GuardedClient {
+  query: (config: unknown, values?: unknown, callback?: unknown) => unknown;
+  connection?: { stream?: { destroy(): void } };
+  __switchboardGuarded?: boolean;
+}
+
+/**
+ * Bounds every query of a request by what is left of its deadline. node-postgres's own
+ * `query_timeout` only fails the callback and leaves the query running on the connection, so
+ * the next query would queue behind it forever (a black-holed network never answers): here the
+ * connection's socket is destroyed instead, the server rolls back whatever it had open, the
+ * pool drops the connection, and the request gets DatabaseUnavailableError. Queries outside a
+ * request (migrations, seeding) are left to the server's statement_timeout.
+ */
+export function guardConnection(raw: unknown): void {
+  const client = raw as GuardedClient;
+  if (client.__switchboardGuarded) return;
+  client.__switchboardGuarded = true;
+  const query = client.query;
+  client.query = function guardedQuery(this: GuardedClient, config, values, callback) {
+    const left = remainingMs();
+    const cb = (typeof values === 'function' ? values : callback) as Callback | undefined;
+    if (
+      left === Infinity ||
+      typeof cb !== 'function' ||
+      typeof config !== 'object' ||
+      config === null ||
+      typeof (config as { submit?: unknown }).submit === 'function'
+    ) {
+      return query.call(this, config, values, callback);
+    }
+    if (left <= 0) {
+      markCutOff();
+      process.nextTick(cb, new DatabaseUnavailableError('The request deadline passed'));
+      return undefined;
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      markCutOff();
+      this.connection?.stream?.destroy();
+    }, left);
+    const done: Callback = (err, result) => {
+      clearTimeout(timer);
+      if (timedOut) cb(new DatabaseUnavailableError('The database did not answer in time'));
+      else cb(err, result);
+    };
+    return typeof values === 'function'
+      ? query.call(this, config, done)
+      : query.call(this, config, values, done);
+  };
+}
+
+interface PendingAcquire {
+  promise: Promise<unknown>;
+  abort(): void;
+}
+interface KnexClientInternals {
+  pool?: { acquire(): PendingAcquire };
+  acquireConnection(): Promise<unknown>;
+}
+
+/**
+ * A pooled connection is waited for at most `acquireTimeoutMs`, and never past the request's
+ * deadline: a wait that cannot end in time is given up (tarn drops the pending acquire), so a
+ * full pool or an unreachable server answers SERVICE_UNAVAILABLE instead of queueing for a
+ * minute.
+ */
+export function guardPool(knex: Knex, acquireTimeoutMs: number): void {
+  const client = knex.client as unknown as KnexClientInternals;
+  client.acquireConnection = async function acquireConnection(this: KnexClientInternals) {
+    if (!this.pool) throw new Error('Unable to acquire a connection');
+    const wait = Math.min(acquireTimeoutMs, remainingMs());
+    if (wait <= 0) {
+      markCutOff();
+      throw new DatabaseUnavailableError('The request deadline passed');
+    }
+    const pending = this.pool.acquire();
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      pending.abort();
+    }, wait);
+    try {
+      const connection = (await pending.promise) as { config?: { password?: unknown } };
+      if (connection.config?.password !== undefined) {
+        // As knex does: the password must not show up when a connection is logged.
+        Object.defineProperty(connection.config, 'password', {
+          enumerable: false,
+          value: connection.config.password,
+        });
+      }
+      return connection;
+    } catch (err) {
+      if (expired) {
+        markCutOff();
+        throw new DatabaseUnavailableError('No database connection became free in time');
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

@@ -1,0 +1,156 @@
+import { Client } from 'pg';
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
+import { unique } from '../helpers/seed';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+
+// PGlite runs inside this process: a partition cannot happen to it and no timer can fire while
+// it works, so these run on PostgreSQL only (CI runs both).
+const onPostgres = Boolean(process.env.DATABASE_URL);
+const describePg = onPostgres ? describe : describe.skip;
+
+const DEADLINE_MS = 1_500;
+const CREATE = `mutation($i: CreateTaskInput!) { createTask(input: $i) { id title } }`;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
+}
+
+async function titlesInDatabase(titles: string[]): Promise<Set<string>> {
+  const client = new Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ title: string }>(
+      'select title from tasks where title = any($1::text[])',
+      [titles],
+    );
+    return new Set(rows.map((r) => r.title));
+  } finally {
+    await client.end();
+  }
+}
+
+describePg('a sick database fails fast and says so', () => {
+  let proxy: TcpProxy;
+  let t: TestApp;
+  let token: string;
+  let direct: TestApp;
+
+  beforeEach(async () => {
+    proxy = await startTcpProxy(new URL(process.env.TEST_DATABASE_URL!));
+    // The app reaches the database only through the proxy; `direct` seeds around it.
+    direct = await startTestApp();
+    t = await startTestApp({
+      databaseUrl: proxy.url(),
+      dbPoolMax: 3,
+      requestTimeoutMs: DEADLINE_MS,
+      dbAcquireTimeoutMs: 1_000,
+      dbConnectTimeoutMs: 1_000,
+    });
+    token = (await direct.seed.user()).accessToken;
+    expectNoErrors(await t.gql(`{ me { id } }`, {}, token));
+  });
+  afterEach(async () => {
+    await t.close();
+    await direct.close();
+    await proxy.stop();
+  });
+
+  /** Reads, writes and the credential check all answer SERVICE_UNAVAILABLE in time. */
+  async function expectUnavailableInTime(label: string) {
+    const requests: [string, () => Promise<GraphQLResponse>][] = [
+      ['me', () => t.gql(`{ me { id } }`, {}, token)],
+      ['tasks', () => t.gql(`{ tasks(first: 5) { totalCount nodes { id } } }`, {}, token)],
+      ['createTask', () => t.gql(CREATE, { i: { title: unique('lost') } }, token)],
+      ['plans (public)', () => t.gql(`{ plans { tier } }`)],
+    ];
+    const results = await Promise.all(requests.map(([, send]) => timed(send)));
+    results.forEach(({ ms, value }, i) => {
+      const what = `${label}: ${requests[i]![0]}`;
+      expect({ what, fast: ms < DEADLINE_MS + 1_000 }).toEqual({ what, fast: true });
+      const err = expectErrorCode(value, 'SERVICE_UNAVAILABLE');
+      expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+      expect({ what, status: value.status }).toEqual({ what, status: 503 });
+      expect(Number(value.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(value.data ?? null).toBeNull();
+    });
+    const ready = await fetch(`${t.url}/ready`);
+    expect(ready.status).toBe(503);
+  }
+
+  /** Writes keep going while the outage comes and goes; every acknowledged one is kept. */
+  async function expectWritesThrough(outage: () => Promise<void> | void) {
+    const acknowledged: string[] = [];
+    const refused: string[] = [];
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        const title = unique('w');
+        const res = await t.gql(CREATE, { i: { title } }, token);
+        if (res.errors?.length) {
+          expectErrorCode(res, 'SERVICE_UNAVAILABLE');
+          refused.push(title);
+        } else acknowledged.push(title);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    await outage();
+    await expectUnavailableInTime('during the outage');
+    const restoredAt = performance.now();
+    await proxy.restore();
+    // Writes succeed again within a second of the database coming back.
+    let back = false;
+    while (!back && performance.now() - restoredAt < 1_000) {
+      const res = await t.gql(CREATE, { i: { title: unique('after') } }, token);
+      back = !res.errors?.length;
+    }
+    expect(back).toBe(true);
+    writing = false;
+    await writer;
+    expect(acknowledged.length).toBeGreaterThan(0);
+    // No acknowledged write is lost.
+    const kept = await titlesInDatabase(acknowledged);
+    expect(acknowledged.filter((title) => !kept.has(title))).toEqual([]);
+    expect((await fetch(`${t.url}/ready`)).status).toBe(200);
+  }
+
+  it('connections cut (RST, then refused): every request answers SERVICE_UNAVAILABLE with 503 and Retry-After, then recovers', async () => {
+    await expectWritesThrough(() => proxy.cut());
+  });
+
+  it('packets silently dropped (a partition): every request answers within the deadline, then recovers', async () => {
+    await expectWritesThrough(() => proxy.blackhole());
+  });
+
+  it('a request that cannot get a pooled connection before its deadline answers SERVICE_UNAVAILABLE', async () => {
+    // Three connections hang on the partition; the fourth request waits for one and gives up.
+    proxy.blackhole();
+    const all = await Promise.all(
+      Array.from({ length: 6 }, () => timed(() => t.gql(`{ me { id } }`, {}, token))),
+    );
+    for (const { ms, value } of all) {
+      expect(ms).toBeLessThan(DEADLINE_MS + 1_000);
+      expectErrorCode(value, 'SERVICE_UNAVAILABLE');
+    }
+  });
+});
+
+describePg('server-side timeouts', () => {
+  it('are set on the database, not sent in the startup packet, so new sessions have them', async () => {
+    const client = new Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      const show = async (name: string) =>
+        (await client.query<Record<string, string>>(`show ${name}`)).rows[0]![name];
+      expect(await show('statement_timeout')).toBe('5s');
+      expect(await show('lock_timeout')).toBe('3s');
+      expect(await show('idle_in_transaction_session_timeout')).toBe('30s');
+      await expect(client.query('select pg_sleep(6)')).rejects.toMatchObject({ code: '57014' });
+    } finally {
+      await client.end();
+    }
+  }, 15_000);
+});
