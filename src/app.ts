@@ -28,7 +28,9 @@ import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from '
 import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
+import { CostBudget } from './lib/cost-budget';
 import { RateLimiter } from './lib/rate-limit';
+import { RedisHealth } from './lib/redis-health';
 import { createLoaders } from './loaders';
 import { Metrics } from './metrics';
 import { permissions, unwrapAllowedFields } from './permissions';
@@ -45,6 +47,7 @@ import { ToolService } from './resolvers/tools/tool.service';
 import { UpstreamClient } from './resolvers/tools/upstream-client';
 import { UsageService } from './resolvers/usage/usage.service';
 import { buildAppSchema } from './schema/build-schema';
+import { queryCostPlugin } from './schema/query-cost';
 import { preValidationRefusal, queryLimitsPlugin } from './schema/query-limits';
 import { seedInitialData } from './seeders/initial-data';
 import type { Services } from './services';
@@ -262,11 +265,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, {
         lazyConnect: false,
-        maxRetriesPerRequest: 1,
+        // A limit check never waits on Redis for long: past this it counts in-process.
+        commandTimeout: config.redisCommandTimeoutMs,
+        connectTimeout: 1_000,
+        maxRetriesPerRequest: 0,
         enableOfflineQueue: false,
+        retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
       })
     : null;
-  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  // Reconnection errors repeat while Redis is away; RedisHealth logs the switch once.
+  redis?.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
+  if (redis && redis.status !== 'ready') {
+    // Start with shared limits when Redis is there; without it, start anyway (in-process).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 2_000);
+      redis.once('ready', done);
+    });
+  }
   const upstream = new UpstreamClient({
     timeoutMs: config.toolTimeoutMs,
     retries: config.toolRetries,
@@ -276,7 +296,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     allowPrivateNetworks: config.toolAllowPrivateNetworks,
   });
   const metrics = new Metrics(config.nodeEnv !== 'test');
-  const rateLimiter = new RateLimiter(redis);
+  const redisHealth = redis ? new RedisHealth(logger, metrics) : null;
+  const rateLimiter = new RateLimiter(redis, redisHealth);
+  const costBudget = new CostBudget(
+    { capacity: config.costBucketSize, restoreRate: config.costRestoreRate },
+    redis,
+    redisHealth,
+  );
   const validator = new InputValidator();
   const audit = new AuditService();
   const subscriptions = new SubscriptionService(audit, clock);
@@ -377,6 +403,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxAliases: config.queryMaxAliases,
         maxCost: config.queryMaxCost,
       }),
+      queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
       errorLogger(),
       serviceUnavailableStatus(),
     ],

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics of one app (its own registry, so several apps can share a process). */
 export class Metrics {
@@ -28,7 +28,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly redisFallback = new Gauge({
+    name: 'switchboard_redis_fallback',
+    help: '1 while Redis does not answer and limits are counted in-process, else 0',
+    registers: [this.registry],
+  });
+
+  readonly redisFallbacks = new Counter({
+    name: 'switchboard_redis_fallbacks_total',
+    help: 'Limit checks counted in-process because Redis did not answer in time',
+    registers: [this.registry],
+  });
+
+  readonly shed = new Counter({
+    name: 'switchboard_requests_shed_total',
+    help: 'Requests refused with SERVICE_UNAVAILABLE, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queryCost = new Histogram({
+    name: 'switchboard_query_cost',
+    help: 'Actual cost of executed GraphQL operations, in cost points',
+    buckets: [1, 5, 10, 50, 100, 500, 1_000, 5_000, 20_000],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
+    this.redisFallback.set(0);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
   }
 

@@ -5,6 +5,7 @@ export interface GraphQLResponse<T = Record<string, any>> {
   headers: Headers;
   data: T | null | undefined;
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+  extensions?: Record<string, any>;
 }
 
 /** The contract's error codes (../shared/contract/README.md): no error may carry another. */
@@ -43,14 +44,24 @@ export async function gql<T = Record<string, any>>(
     },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await res.json()) as { data?: T | null; errors?: GraphQLResponse['errors'] };
+  const body = (await res.json()) as {
+    data?: T | null;
+    errors?: GraphQLResponse['errors'];
+    extensions?: Record<string, any>;
+  };
   // Every response of every test is held to the contract's codes.
   for (const error of body.errors ?? []) {
     if (!CONTRACT_ERROR_CODES.includes(error.extensions?.code)) {
       throw new Error(`Error outside the contract's codes: ${JSON.stringify(error)}`);
     }
   }
-  return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
+  return {
+    status: res.status,
+    headers: res.headers,
+    data: body.data,
+    errors: body.errors,
+    extensions: body.extensions,
+  };
 }
 
 /** The data of a response that must have no errors. */
