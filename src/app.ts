@@ -26,6 +26,7 @@ import { prepareDatabase } from './db/server-settings';
 import { isDatabaseUnavailable } from './db/unavailable';
 import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from './errors';
 import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
+import { registerProtection } from './http/protection';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
 import { CostBudget } from './lib/cost-budget';
@@ -364,7 +365,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    // Draining refusals are coded (src/http/protection.ts), not Fastify's bare 503.
+    return503OnClosing: false,
   });
   // While draining, keep-alive connections end with their last response so close() can finish.
   let draining = false;
@@ -377,6 +379,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   server.addHook('onResponse', async () => {
     if (draining) server.server.closeIdleConnections();
+  });
+  await registerProtection(server, {
+    hsts: config.hsts,
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    metrics,
+    isDraining: () => draining,
   });
   metrics.register(server, config.metricsToken);
   await server.register(cors, {
@@ -457,10 +465,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         request.method === 'GET' &&
         wantsIde(request.headers.accept, request.query)
       ) {
-        return reply
-          .header('content-type', 'text/html; charset=utf-8')
-          .header('content-security-policy', IDE_CSP)
-          .send(renderIdePage('/graphql'));
+        return (
+          reply
+            .header('content-type', 'text/html; charset=utf-8')
+            // The page's own policy, plus what only a header can say: never framed.
+            .header(
+              'content-security-policy',
+              `${IDE_CSP}; frame-ancestors 'none'; base-uri 'none'`,
+            )
+            .send(renderIdePage('/graphql'))
+        );
       }
       const params = (request.method === 'POST' ? request.body : request.query) as {
         query?: unknown;
@@ -516,6 +530,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   server.get('/health', async () => ({ status: 'ok' }));
   server.get('/ready', async (_request, reply) => {
+    if (draining) return reply.code(503).send({ status: 'unavailable', reason: 'draining' });
     const check = await Promise.race([
       orm.checkConnection(),
       new Promise<{ ok: false; reason: string }>((resolve) =>

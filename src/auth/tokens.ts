@@ -43,7 +43,10 @@ export class AccessTokens {
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
-  /** The claims, or null for any token that is not ours, is tampered with or has expired. */
+  /**
+   * The claims, or null for any token that is not ours, is tampered with, has expired, or does
+   * not say when it expires and when it was issued.
+   */
   verify(token: string): AccessTokenClaims | null {
     try {
       const payload = jwt.verify(token, this.key, {
@@ -52,8 +55,10 @@ export class AccessTokens {
         audience: this.settings.audience,
       });
       if (typeof payload !== 'object' || payload === null) return null;
-      const { sub, sid } = payload as Record<string, unknown>;
+      const { sub, sid, exp, iat } = payload as Record<string, unknown>;
       if (typeof sub !== 'string' || typeof sid !== 'string') return null;
+      // jsonwebtoken accepts a token without `exp` as valid forever: ours always carry both.
+      if (typeof exp !== 'number' || typeof iat !== 'number') return null;
       return { sub, sid };
     } catch {
       return null;

@@ -201,6 +201,31 @@ describe('access tokens', () => {
     });
     expect(expectNoErrors(await t.gql(ME, {}, good)).me.id).toBe(u.id);
   });
+
+  it('refuses a token signed with the server key that says no expiry or no issue time', async () => {
+    const u = await t.seed.user();
+    const secret = 'test-secret-0123456789-abcdefghijklmnop';
+    const payload = jwt.decode(u.accessToken) as Record<string, unknown>;
+    const options = { algorithm: 'HS256', issuer: 'switchboard', audience: 'switchboard-api' };
+    const claims = { sid: payload.sid, sub: payload.sub };
+    const now = Math.floor(Date.now() / 1000);
+    const noExp = jwt.sign(claims, secret, options as jwt.SignOptions);
+    const noIat = jwt.sign({ ...claims, exp: now + 600 }, secret, {
+      ...(options as jwt.SignOptions),
+      noTimestamp: true,
+    });
+    expect(jwt.decode(noExp)).not.toHaveProperty('exp');
+    expect(jwt.decode(noIat)).not.toHaveProperty('iat');
+    expectErrorCode(await t.gql(ME, {}, noExp), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(ME, {}, noIat), 'UNAUTHENTICATED');
+    // With both, the same claims pass: the refusals are about the missing times.
+    const both = jwt.sign(
+      { ...claims, iat: now, exp: now + 600 },
+      secret,
+      options as jwt.SignOptions,
+    );
+    expectNoErrors(await t.gql(ME, {}, both));
+  });
 });
 
 describe('refresh tokens', () => {

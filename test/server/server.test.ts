@@ -110,7 +110,7 @@ describe('HTTP surface', () => {
         headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
       },
     );
-    expect(await query.json()).toEqual({
+    expect(await query.json()).toMatchObject({
       data: { plans: [{ tier: 'FREE' }, { tier: 'PRO' }, { tier: 'ENTERPRISE' }] },
     });
   });
@@ -260,11 +260,22 @@ describe('SIGTERM', () => {
       await new Promise((r) => setTimeout(r, 500));
       child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 200));
-      const refused = await fetch(`${url}/health`).then(
+      // New requests are refused while draining: the connection is refused, or, on a kept-alive
+      // connection, a coded 503 with Retry-After (never a bare 503); readiness says so first.
+      const refused = await gql(url, `{ plans { tier } }`).then(
+        (res) => res,
+        () => 'refused' as const,
+      );
+      if (refused !== 'refused') {
+        expect(refused.status).toBe(503);
+        expectErrorCode(refused, 'SERVICE_UNAVAILABLE');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      const readiness = await fetch(`${url}/ready`).then(
         (res) => res.status,
         () => 'refused',
       );
-      expect([503, 'refused']).toContain(refused);
+      expect([503, 'refused']).toContain(readiness);
       const done = await inFlight;
       expect(expectNoErrors(done).invokeTool.output).toEqual({ ok: true });
       const code = await exited;

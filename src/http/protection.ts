@@ -1,0 +1,86 @@
+import helmet from '@fastify/helmet';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SERVICE_RETRY_AFTER_SECONDS } from '../errors';
+import type { Metrics } from '../metrics';
+
+export interface ProtectionOptions {
+  hsts: boolean;
+  /** Event-loop delay (ms) past which new requests are shed; 0 = never. */
+  maxEventLoopDelayMs: number;
+  metrics: Metrics;
+  /** True once the server is draining (SIGTERM): new requests are refused, coded. */
+  isDraining: () => boolean;
+}
+
+/** Routes that answer whatever the load: liveness and the scraper must see a busy server. */
+const ALWAYS_ANSWERED = new Set(['/health', '/metrics']);
+
+/** The coded answer of a request the server will not take now (503, Retry-After): its body. */
+function unavailable(reply: FastifyReply, message: string) {
+  void reply.code(503).header('retry-after', String(SERVICE_RETRY_AFTER_SECONDS));
+  return {
+    errors: [
+      {
+        message,
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: SERVICE_RETRY_AFTER_SECONDS },
+      },
+    ],
+  };
+}
+
+/**
+ * Production headers on every response, load shedding and the draining refusal:
+ * - helmet: nosniff, framing denied everywhere (X-Frame-Options and CSP frame-ancestors), a CSP
+ *   that lets a JSON API load nothing (the IDE page sets its own), no referrer, HSTS behind
+ *   its switch (only behind HTTPS); GraphQL answers are never cached (tokens travel in them);
+ * - under-pressure: past the event-loop delay bound, new requests get SERVICE_UNAVAILABLE with
+ *   Retry-After at once instead of queueing behind the work already there;
+ * - while draining, /ready is 503 and new requests get the same coded answer.
+ */
+export async function registerProtection(
+  server: FastifyInstance,
+  options: ProtectionOptions,
+): Promise<void> {
+  await server.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: options.hsts ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    // An API called from other origins through CORS: cross-origin reads are CORS's business.
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  });
+
+  server.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url;
+    if (route === '/graphql') void reply.header('cache-control', 'no-store');
+    if (options.isDraining() && !ALWAYS_ANSWERED.has(route ?? '') && route !== '/ready') {
+      options.metrics.shed.inc({ reason: 'draining' });
+      void reply.header('connection', 'close');
+      return reply.send(unavailable(reply, 'The server is shutting down; retry shortly'));
+    }
+    return undefined;
+  });
+
+  if (options.maxEventLoopDelayMs > 0) {
+    await server.register(underPressure, {
+      maxEventLoopDelay: options.maxEventLoopDelayMs,
+      sampleInterval: 100,
+      // Returning a body makes under-pressure send it; returning nothing lets the request on.
+      pressureHandler: ((request: FastifyRequest, reply: FastifyReply) => {
+        if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return undefined;
+        options.metrics.shed.inc({ reason: 'event_loop_delay' });
+        return unavailable(reply, 'The server is overloaded; retry shortly');
+      }) as unknown as () => void,
+    });
+  }
+}

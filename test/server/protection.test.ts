@@ -1,0 +1,96 @@
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.close());
+
+describe('production headers', () => {
+  it('on GraphQL answers: nosniff, never cached, never framed, no referrer, a CSP that loads nothing', async () => {
+    const res = await t.gql(`{ plans { tier } }`);
+    expectNoErrors(res);
+    const h = res.headers;
+    expect(h.get('x-content-type-options')).toBe('nosniff');
+    expect(h.get('cache-control')).toBe('no-store');
+    expect(h.get('x-frame-options')).toBe('DENY');
+    expect(h.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(h.get('content-security-policy')).toContain("default-src 'none'");
+    expect(h.get('referrer-policy')).toBe('no-referrer');
+    // HSTS only behind its switch (it binds browsers to HTTPS for a year).
+    expect(h.get('strict-transport-security')).toBeNull();
+  });
+
+  it('on errors, sign-ins and every other route too', async () => {
+    const login = await t.gql(
+      `mutation { login(input: {email: "x@example.com", password: "wrong-password"}) { accessToken } }`,
+    );
+    expectErrorCode(login, 'UNAUTHENTICATED');
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    for (const path of ['/health', '/ready', '/nowhere']) {
+      const res = await fetch(`${t.url}${path}`);
+      expect({ path, nosniff: res.headers.get('x-content-type-options') }).toEqual({
+        path,
+        nosniff: 'nosniff',
+      });
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+    }
+  });
+
+  it('gives the IDE page a policy of its own that still lets it run, and never framed', async () => {
+    const res = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('sends HSTS when switched on', async () => {
+    const secure = await startTestApp({ hsts: true });
+    try {
+      const res = await fetch(`${secure.url}/health`);
+      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=31536000/);
+    } finally {
+      await secure.close();
+    }
+  });
+});
+
+describe('load shedding', () => {
+  it('answers SERVICE_UNAVAILABLE with Retry-After at once while the event loop lags, but /health and /metrics still answer', async () => {
+    const busy = await startTestApp({ maxEventLoopDelayMs: 50 });
+    // Keep the event loop lagging: 120 ms of work every 150 ms, for a while.
+    const lag = setInterval(() => {
+      const until = performance.now() + 120;
+      while (performance.now() < until);
+    }, 150);
+    try {
+      let shed = null;
+      for (let i = 0; i < 40 && !shed; i += 1) {
+        const res = await busy.gql(`{ plans { tier } }`);
+        if (res.status === 503) shed = res;
+      }
+      expect(shed).not.toBeNull();
+      const err = expectErrorCode(shed!, 'SERVICE_UNAVAILABLE');
+      expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(Number(shed!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Under the same pressure, liveness and metrics are never shed.
+      for (let i = 0; i < 10; i += 1) {
+        expect((await fetch(`${busy.url}/health`)).status).toBe(200);
+        expect((await fetch(`${busy.url}/metrics`)).status).toBe(200);
+      }
+      const metrics = await (await fetch(`${busy.url}/metrics`)).text();
+      expect(metrics).toMatch(/switchboard_requests_shed_total\{reason="event_loop_delay"\} [1-9]/);
+      // Once the lag is gone, requests go through again.
+      clearInterval(lag);
+      await new Promise((r) => setTimeout(r, 400));
+      expectNoErrors(await busy.gql(`{ plans { tier } }`));
+    } finally {
+      clearInterval(lag);
+      await busy.close();
+    }
+  });
+});
