@@ -21,6 +21,7 @@ import type { Config } from './config';
 import type { Context } from './context';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded';
 import { ormOptions } from './db/orm-options';
+import { migrate, underStartupLock } from './db/migrate';
 import { guardPool } from './db/pool-guard';
 import { prepareDatabase } from './db/server-settings';
 import { isDatabaseUnavailable } from './db/unavailable';
@@ -247,9 +248,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   // On PGlite (in this process) no timer can fire while it works: no deadline there.
   if (!database.embedded) guardPool(orm.em.getKnex(), config.dbAcquireTimeoutMs);
-  const executed = await orm.getMigrator().up();
-  if (executed.length > 0) {
-    logger.info({ migrations: executed.map((m) => m.name) }, 'applied migrations');
+  if (config.migrateOnStart) {
+    const executed = await migrate(orm);
+    if (executed.length > 0) logger.info({ migrations: executed }, 'applied migrations');
+  } else {
+    const pending = await orm.getMigrator().getPendingMigrations();
+    if (pending.length > 0) {
+      await orm.close(true);
+      await embedded?.stop();
+      throw new Error(
+        `${pending.length} migration(s) pending and MIGRATE_ON_START=false: run \`npm run migrate\` first`,
+      );
+    }
   }
 
   const passwords = new PasswordHasher({
@@ -344,13 +354,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     apiKeys: new ApiKeyService(clock),
   };
 
-  await seedInitialData(orm.em.fork(), {
-    adminEmail: config.adminEmail,
-    adminPassword: config.adminPassword,
-    passwords,
-    tools,
-    logger,
-  });
+  await underStartupLock(orm, (tx) =>
+    seedInitialData(tx as unknown as Context['em'], {
+      adminEmail: config.adminEmail,
+      adminPassword: config.adminPassword,
+      passwords,
+      tools,
+      logger,
+    }),
+  );
 
   const baseSchema = buildAppSchema(services);
   const schema = applyMiddleware(baseSchema, permissions);

@@ -61,6 +61,8 @@ export interface Config {
   /** Whether tool endpoints may be loopback, private or link-local addresses (not in production). */
   toolAllowPrivateNetworks: boolean;
   shutdownTimeoutMs: number;
+  /** Apply pending migrations at start (off when a release step runs `npm run migrate`). */
+  migrateOnStart: boolean;
   authRatePerMinute: number;
   /** refreshToken exchanges a minute per client address (a budget of their own). */
   refreshRatePerMinute: number;
@@ -106,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
       DATABASE_URL: url({ default: undefined }),
       DATA_DIR: str({ default: './.data' }),
-      DB_POOL_MAX: intRange(1, 100)({ default: 10 }),
+      DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
       JWT_SECRET: str({ default: undefined }),
       JWT_ISSUER: str({ default: 'switchboard' }),
       JWT_AUDIENCE: str({ default: 'switchboard-api' }),
@@ -121,10 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       TRUST_PROXY: bool({ default: false }),
       INTROSPECTION: bool({ default: undefined }),
       BODY_LIMIT_BYTES: intRange(1_024, 10_485_760)({ default: 262_144 }),
-      QUERY_MAX_DEPTH: intRange(2, 50)({ default: 10 }),
+      QUERY_MAX_DEPTH: intRange(2, 50)({ default: 8 }),
       QUERY_MAX_COST: intRange(10, 1_000_000)({ default: 20_000 }),
       QUERY_MAX_ALIASES: intRange(1, 1_000)({ default: 30 }),
-      QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 5_000 }),
+      QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 2_000 }),
       REDIS_URL: url({ default: undefined }),
       TOOL_TIMEOUT_MS: intRange(100, 600_000)({ default: 10_000 }),
       TOOL_RETRIES: intRange(0, 5)({ default: 2 }),
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       TOOL_HOST_ALLOWLIST: list({ default: [] }),
       TOOL_ALLOW_PRIVATE_NETWORKS: bool({ default: undefined }),
       SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
+      MIGRATE_ON_START: bool({ default: true }),
       AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
       LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
       REFRESH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 600 }),
@@ -226,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     toolHostAllowlist: e.TOOL_HOST_ALLOWLIST.map((h) => h.toLowerCase()),
     toolAllowPrivateNetworks: e.TOOL_ALLOW_PRIVATE_NETWORKS ?? !isProduction,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    migrateOnStart: e.MIGRATE_ON_START,
     authRatePerMinute: e.AUTH_RATE_PER_MINUTE,
     loginRatePerEmailPerMinute: e.LOGIN_RATE_PER_EMAIL_PER_MINUTE,
     refreshRatePerMinute: e.REFRESH_RATE_PER_MINUTE,

@@ -9,7 +9,8 @@ import type { ToolService } from '../resolvers/tools/tool.service';
 
 /**
  * What the product needs on first start: an admin when there is none, and the built-in tools.
- * Safe to run at every start: it only adds what is missing.
+ * Safe to run at every start and from instances starting together: it only adds what is
+ * missing, inside `em`'s transaction, which holds the startup lock (src/db/migrate.ts).
  */
 export async function seedInitialData(
   em: EntityManager,

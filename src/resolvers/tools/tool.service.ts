@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../../auth/viewer';
@@ -195,25 +196,34 @@ export class ToolService {
   }
 
   /** Seeds the built-in tools that are missing (first start); existing rows are left alone. */
+  /**
+   * Adds the built-in tools that are missing; safe when instances start together (a tool already
+   * there, or added meanwhile by another instance, is left as it is). The number added.
+   */
   async seedBuiltins(em: EntityManager): Promise<number> {
-    let added = 0;
-    for (const builtin of builtinTools.values()) {
-      const exists = await em.findOne(Tool, { slug: builtin.slug });
-      if (exists) continue;
-      em.create(Tool, {
-        slug: builtin.slug,
-        name: builtin.name,
-        description: builtin.description,
-        category: builtin.category,
-        requiredTier: builtin.requiredTier ?? PlanTier.FREE,
-        inputSchema: builtin.inputSchema,
-        maxOutputTokens: builtin.maxOutputTokens,
-        endpointUrl: null,
-      });
-      added += 1;
-    }
-    await em.flush();
-    return added;
+    const now = new Date();
+    const rows = [...builtinTools.values()].map((builtin) => ({
+      id: randomUUID(),
+      slug: builtin.slug,
+      name: builtin.name,
+      description: builtin.description,
+      category: builtin.category,
+      requiredTier: builtin.requiredTier ?? PlanTier.FREE,
+      inputSchema: builtin.inputSchema,
+      maxOutputTokens: builtin.maxOutputTokens,
+      endpointUrl: null,
+      isActive: true,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const added = (await em
+      .createQueryBuilder(Tool)
+      .insert(rows)
+      .onConflict('slug')
+      .ignore()
+      .returning('slug')
+      .execute('all')) as unknown[];
+    return added.length;
   }
 
   /**
