@@ -16,7 +16,7 @@ import pino, { type Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { Authenticator } from './auth/authenticate';
 import { PasswordHasher } from './auth/passwords';
-import { AccessTokens } from './auth/tokens';
+import { AccessTokens, parseApiKey } from './auth/tokens';
 import type { Config } from './config';
 import type { Context } from './context';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded';
@@ -25,8 +25,10 @@ import { migrate, underStartupLock } from './db/migrate';
 import { guardPool } from './db/pool-guard';
 import { prepareDatabase } from './db/server-settings';
 import { isDatabaseUnavailable } from './db/unavailable';
+import { IdempotentRequest } from './entities';
 import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from './errors';
 import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
+import { callerOf } from './http/idempotency';
 import { registerProtection } from './http/protection';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
@@ -238,18 +240,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
     },
     logger,
-    config.dbConnectTimeoutMs,
+    // Starting is not latency-critical: a slow first connection is waited for.
+    Math.max(config.dbConnectTimeoutMs, 10_000),
   );
   const orm = await MikroORM.init(
     ormOptions(databaseUrl, {
       poolMax: config.dbPoolMax,
-      connectTimeoutMs: config.dbConnectTimeoutMs,
+      // PGlite answers from this process: a slow accept means a busy process, not a dead peer.
+      connectTimeoutMs: database.embedded ? 30_000 : config.dbConnectTimeoutMs,
     }),
   );
   // On PGlite (in this process) no timer can fire while it works: no deadline there.
   if (!database.embedded) guardPool(orm.em.getKnex(), config.dbAcquireTimeoutMs);
   if (config.migrateOnStart) {
-    const executed = await migrate(orm);
+    const executed = await migrate(orm, database.embedded);
     if (executed.length > 0) logger.info({ migrations: executed }, 'applied migrations');
   } else {
     const pending = await orm.getMigrator().getPendingMigrations();
@@ -430,10 +434,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   await apollo.start();
 
-  const handleGraphQL = graphqlHandler(
+  const handleGraphQL = graphqlHandler({
     apollo,
-    async (request) => {
-      const em = orm.em.fork() as unknown as Context['em'];
+    fork: () => orm.em.fork() as unknown as Context['em'],
+    clock,
+    callerOf: (request) =>
+      callerOf(
+        request,
+        (token) => accessTokens.verify(token),
+        (key) => parseApiKey(key)?.prefix ?? null,
+      ),
+    context: async (request, extra) => {
+      const em = extra.em ?? (orm.em.fork() as unknown as Context['em']);
       let viewer: Context['viewer'];
       try {
         viewer = await authenticator.authenticate(em, request.headers.authorization, clock.now());
@@ -457,10 +469,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         requestId: request.id,
         clientAddress: request.ip,
         logger: request.log,
+        idempotencyKey: extra.idempotencyKey,
       };
     },
-    database.embedded ? null : config.requestTimeoutMs,
-  );
+    deadlineMs: database.embedded ? null : config.requestTimeoutMs,
+  });
 
   const documentLimits = {
     maxTokens: config.queryMaxTokens,
@@ -555,6 +568,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     return { status: 'ok' };
   });
 
+  // Stored Idempotency-Key answers are replayed for 24 hours; older ones are removed hourly.
+  const expireIdempotency = setInterval(() => {
+    orm.em
+      .fork()
+      .getRepository(IdempotentRequest)
+      .expire(clock.now())
+      .catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
+  }, 3_600_000);
+  expireIdempotency.unref();
+
   let closed = false;
   return {
     server,
@@ -567,6 +590,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (closed) return;
       closed = true;
       draining = true;
+      clearInterval(expireIdempotency);
       server.server.closeIdleConnections();
       await server.close();
       await upstream.close();

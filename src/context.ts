@@ -13,4 +13,6 @@ export interface Context {
   clientAddress: string;
   /** The request's logger: every line carries the request id. */
   logger: FastifyBaseLogger;
+  /** The request's Idempotency-Key header when it calls invokeTool: that call's default key. */
+  idempotencyKey?: string;
 }

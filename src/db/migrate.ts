@@ -13,7 +13,12 @@ const LOCK = `select pg_advisory_xact_lock(${STARTUP_LOCK})`;
  * indexes on large tables, so this transaction lifts the statement timeout for itself only.
  * The migrator reads its table on a second connection meanwhile: the pool needs two.
  */
-export async function migrate(orm: MikroORM): Promise<string[]> {
+export async function migrate(orm: MikroORM, embedded = false): Promise<string[]> {
+  if (embedded) {
+    // PGlite runs one transaction at a time for every connection: the migrator's second
+    // connection would wait on ours for ever. One process owns it, so there is no race anyway.
+    return (await orm.getMigrator().up()).map((m) => m.name);
+  }
   const em = orm.em.fork();
   await em.transactional(async (tx) => {
     await tx.execute(LOCK);

@@ -4,11 +4,13 @@ import { User } from './user.entity';
 /**
  * A call with an idempotency key in flight. Taken just before the tool is called, so that a
  * concurrent duplicate waits for the first call's result instead of calling the tool again;
- * gone once that call is recorded (its usage record then holds the key) or has failed.
+ * gone once that call succeeded (its usage record then holds the key, written in the same
+ * transaction). A call that failed leaves its error code here, so that duplicates waiting on it
+ * answer the same error, and a retry with the key takes the claim over.
  */
 @Entity({ tableName: 'idempotency_claims' })
 export class IdempotencyClaim {
-  [OptionalProps]?: 'createdAt';
+  [OptionalProps]?: 'createdAt' | 'errorCode';
 
   @ManyToOne(() => User, { ref: true, primary: true, deleteRule: 'cascade' })
   user!: Ref<User>;
@@ -21,4 +23,8 @@ export class IdempotencyClaim {
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
+
+  /** The contract code the call failed with; null while it runs. */
+  @Property({ type: 'text', nullable: true })
+  errorCode: string | null = null;
 }

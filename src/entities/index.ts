@@ -2,6 +2,7 @@ import { ApiKey } from './api-key.entity';
 import { AuditEntry } from './audit-entry.entity';
 import { AuthSession, RefreshToken } from './auth-session.entity';
 import { IdempotencyClaim } from './idempotency-claim.entity';
+import { IdempotentRequest } from './idempotent-request.entity';
 import { Plan } from './plan.entity';
 import { Subscription } from './subscription.entity';
 import { Task } from './task.entity';
@@ -21,10 +22,12 @@ export const entities = [
   UsageRecord,
   AuditEntry,
   IdempotencyClaim,
+  IdempotentRequest,
 ];
 
 export {
   ApiKey,
+  IdempotentRequest,
   AuditEntry,
   AuthSession,
   Plan,

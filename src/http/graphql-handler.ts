@@ -1,9 +1,22 @@
 import { Readable } from 'node:stream';
-import { HeaderMap, type ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import {
+  HeaderMap,
+  type ApolloServer,
+  type ApolloServerPlugin,
+  type HTTPGraphQLResponse,
+} from '@apollo/server';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../context';
 import { withDeadline } from '../db/deadline';
 import { SERVICE_RETRY_AFTER_SECONDS } from '../errors';
+import type { Clock } from '../lib/clock';
+import {
+  errorResponse,
+  planIdempotency,
+  runIdempotently,
+  type SimpleResponse,
+} from './idempotency';
 
 /** Fastify's request as Apollo reads it: every header, the query string for GET. */
 function toGraphQLRequest(request: FastifyRequest) {
@@ -20,28 +33,82 @@ function toGraphQLRequest(request: FastifyRequest) {
   };
 }
 
+export interface GraphQLHandlerOptions {
+  apollo: ApolloServer<Context>;
+  /** The request's context; `em` when the request runs in a transaction of its own. */
+  context: (request: FastifyRequest, extra: ContextExtras) => Promise<Context>;
+  /** A fresh EntityManager for a request that runs in one transaction (Idempotency-Key). */
+  fork: () => EntityManager;
+  /** Who sent the request, for the scope of an Idempotency-Key. */
+  callerOf: (request: FastifyRequest) => string;
+  clock: Clock;
+  /** The request's database deadline; null on the embedded PGlite (no timer can fire there). */
+  deadlineMs: number | null;
+}
+
+export interface ContextExtras {
+  em?: EntityManager;
+  /** An Idempotency-Key header on a mutation calling invokeTool: the call's default key. */
+  idempotencyKey?: string;
+}
+
 /**
- * Runs one GraphQL request through Apollo, inside the request's database deadline when there
- * is one (not on the embedded PGlite, which runs in this process and where no timer can fire).
+ * Runs one GraphQL request through Apollo, inside the request's database deadline. A mutation
+ * sent with an `Idempotency-Key` header runs at most once per caller and key (./idempotency.ts).
  */
-export function graphqlHandler(
-  apollo: ApolloServer<Context>,
-  context: (request: FastifyRequest) => Promise<Context>,
-  deadlineMs: number | null,
-) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const execute = () =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: toGraphQLRequest(request),
-        context: () => context(request),
-      });
-    const response =
-      deadlineMs === null ? await execute() : await withDeadline(deadlineMs, execute);
-    for (const [key, value] of response.headers) void reply.header(key, value);
-    void reply.code(response.status ?? 200);
-    if (response.body.kind === 'complete') return reply.send(response.body.string);
-    return reply.send(Readable.from(response.body.asyncIterator));
+export function graphqlHandler(options: GraphQLHandlerOptions) {
+  const { apollo, context, deadlineMs } = options;
+  const execute = async (request: FastifyRequest, extra: ContextExtras) => {
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: toGraphQLRequest(request),
+      context: () => context(request, extra),
+    });
+    return response;
   };
+  const run = async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers['idempotency-key'];
+    if (request.method === 'POST' && typeof header === 'string') {
+      const plan = planIdempotency(header, request.body, options.callerOf(request));
+      if ('error' in plan) {
+        return send(
+          reply,
+          errorResponse(400, 'BAD_USER_INPUT', plan.error, { fields: ['Idempotency-Key'] }),
+        );
+      }
+      if (plan.kind === 'transaction') {
+        const response = await runIdempotently(options.fork(), plan, options.clock, async (em) => {
+          const r = await execute(request, { em });
+          const body =
+            r.body.kind === 'complete' ? r.body.string : await collect(r.body.asyncIterator);
+          return { status: r.status ?? 200, headers: [...r.headers], body };
+        });
+        return send(reply, response);
+      }
+      if (plan.kind === 'tool')
+        return forward(reply, await execute(request, { idempotencyKey: plan.key }));
+    }
+    return forward(reply, await execute(request, {}));
+  };
+  return (request: FastifyRequest, reply: FastifyReply) =>
+    deadlineMs === null ? run(request, reply) : withDeadline(deadlineMs, () => run(request, reply));
+}
+
+async function collect(chunks: AsyncIterableIterator<string>): Promise<string> {
+  let body = '';
+  for await (const chunk of chunks) body += chunk;
+  return body;
+}
+
+function send(reply: FastifyReply, response: SimpleResponse) {
+  for (const [key, value] of response.headers) void reply.header(key, value);
+  return reply.code(response.status).send(response.body);
+}
+
+function forward(reply: FastifyReply, response: HTTPGraphQLResponse) {
+  for (const [key, value] of response.headers) void reply.header(key, value);
+  void reply.code(response.status ?? 200);
+  if (response.body.kind === 'complete') return reply.send(response.body.string);
+  return reply.send(Readable.from(response.body.asyncIterator));
 }
 
 /**

@@ -14,6 +14,10 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     BCRYPT_COST: '10',
+    // Two jest workers and their servers share two cores: a query can wait seconds for a CPU.
+    // The deadline and the pool wait have tests of their own, with their own bounds.
+    REQUEST_TIMEOUT_MS: '20000',
+    DB_ACQUIRE_TIMEOUT_MS: '20000',
     // Fixtures register users many at a time; the hashing queue's bound has tests of its own.
     HASH_QUEUE_MAX: '10000',
     DB_POOL_MAX: '4',

@@ -10,10 +10,13 @@ import {
   ConflictError,
   ForbiddenError,
   NotFoundError,
+  ServiceUnavailableError,
   UpstreamError,
+  UpstreamTimeoutError,
 } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { outsideDeadline } from '../../db/deadline';
+import { isDatabaseUnavailable } from '../../db/unavailable';
 import type { Metrics } from '../../metrics';
 import type { RateLimiter } from '../../lib/rate-limit';
 import type { Loaders } from '../../loaders';
@@ -63,6 +66,28 @@ function checkInput(input: unknown): void {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** The contract code of an error a call failed with. */
+function codeOf(err: unknown): string {
+  if (err instanceof AppError) return String(err.extensions.code);
+  return isDatabaseUnavailable(err) ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
+}
+
+/** The error a duplicate answers for a call that failed with `code`. */
+function errorOfCode(code: string): AppError {
+  switch (code) {
+    case 'UPSTREAM_TIMEOUT':
+      return new UpstreamTimeoutError();
+    case 'UPSTREAM_ERROR':
+      return new UpstreamError();
+    case 'BAD_USER_INPUT':
+      return new BadUserInputError('The tool refused this input', ['input']);
+    default:
+      return new ServiceUnavailableError(
+        'The earlier call with this idempotencyKey failed; retry with the same key',
+      );
+  }
+}
 const MAX_INPUT_CHARS = 1_000_000;
 
 interface Outcome {
@@ -147,10 +172,20 @@ export class InvocationService {
       estimatedInput + tool.maxOutputTokens,
     );
 
-    if (key && !(await this.claim(em, userId, key, hash!))) {
-      // The same key is in flight elsewhere: wait for that call instead of calling again.
-      await this.subscriptions.settle(em, reservation, 0);
-      return this.awaitOther(em, loaders, userId, key, hash!);
+    if (key) {
+      if (!(await this.claim(em, userId, key, hash!))) {
+        // The same key is in flight elsewhere: wait for that call instead of calling again.
+        await this.subscriptions.settle(em, reservation, 0);
+        return this.awaitOther(em, loaders, userId, key, hash!);
+      }
+      // A call that finished between the replay check above and this claim wrote its record
+      // before it let the key go: it is visible now, and it is the answer.
+      const finished = await this.replay(em, loaders, userId, key, hash!);
+      if (finished) {
+        await this.subscriptions.settle(em, reservation, 0);
+        await this.unclaim(em, userId, key);
+        return finished;
+      }
     }
 
     let outcome: Outcome;
@@ -161,9 +196,10 @@ export class InvocationService {
       );
     } catch (err) {
       // Not reached (the breaker refused fast): nothing to record, everything to release.
+      const error = err instanceof UpstreamCallError ? err.toGraphQLError() : err;
       await this.subscriptions.settle(em, reservation, 0);
-      if (key) await this.unclaim(em, userId, key);
-      throw err instanceof UpstreamCallError ? err.toGraphQLError() : err;
+      if (key) await this.failClaim(em, userId, key, codeOf(error));
+      throw error;
     }
     this.metrics?.toolCalls.inc({ tool: tool.slug, status: outcome.status });
     if (outcome.charged > 0) this.metrics?.toolTokens.inc({ tool: tool.slug }, outcome.charged);
@@ -189,14 +225,17 @@ export class InvocationService {
           output: outcome.status === UsageStatus.SUCCEEDED && key ? outcome.output : null,
         });
         await tx.flush();
-        if (key) await this.unclaim(tx, userId, key);
+        // Success: the record now holds the key, in the same commit that lets the claim go.
+        // Failure: the claim keeps the error for duplicates waiting on it.
+        if (key && outcome.status === UsageStatus.SUCCEEDED) await this.unclaim(tx, userId, key);
+        else if (key) await this.failClaim(tx, userId, key, outcome.errorCode ?? 'UPSTREAM_ERROR');
         return record;
       });
     } catch (err) {
       // Nothing was charged or recorded: release the reservation and free the key, whatever
       // went wrong, so that neither is held until the quota or the claim runs out.
       await this.subscriptions.settle(em, reservation, 0);
-      if (key) await this.unclaim(em, userId, key);
+      if (key) await this.failClaim(em, userId, key, codeOf(err));
       if (err instanceof UniqueConstraintViolationException && key) {
         // A concurrent call with the same key won: answer with its result.
         const replay = await this.replay(em.fork(), loaders, userId, key, hash!);
@@ -217,8 +256,9 @@ export class InvocationService {
     const rows: unknown[] = await em.execute(
       `insert into idempotency_claims (user_id, key, request_hash, created_at) values (?, ?, ?, ?)
        on conflict (user_id, key) do update
-          set request_hash = excluded.request_hash, created_at = excluded.created_at
-        where idempotency_claims.created_at < ?
+          set request_hash = excluded.request_hash, created_at = excluded.created_at,
+              error_code = null
+        where idempotency_claims.created_at < ? or idempotency_claims.error_code is not null
        returning user_id`,
       [userId, key, hash, now, new Date(now.getTime() - this.claimTtlMs)],
     );
@@ -229,7 +269,27 @@ export class InvocationService {
     await em.execute(`delete from idempotency_claims where user_id = ? and key = ?`, [userId, key]);
   }
 
-  /** Waits for the call that holds `key`: its result is replayed, its failure reported. */
+  /**
+   * Leaves the failure's code on the claim: duplicates waiting on this call answer it, and the
+   * next call with the key takes the claim over. Best effort: if even this cannot be written,
+   * the claim goes stale after claimTtlMs and waiters answer SERVICE_UNAVAILABLE.
+   */
+  private async failClaim(em: EntityManager, userId: string, key: string, code: string) {
+    await em
+      .execute(`update idempotency_claims set error_code = ? where user_id = ? and key = ?`, [
+        code,
+        userId,
+        key,
+      ])
+      .catch(() => undefined);
+  }
+
+  /**
+   * Waits for the call that holds `key`: its result is replayed, its failure answered with the
+   * same code. The record and the claim are read in one statement (one snapshot): the winner
+   * writes its record and lets the claim go in one commit, so the two are never both missing
+   * while it succeeds.
+   */
   private async awaitOther(
     em: EntityManager,
     loaders: Loaders,
@@ -239,23 +299,38 @@ export class InvocationService {
   ): Promise<ToolInvocation> {
     const deadline = Date.now() + this.claimTtlMs;
     while (Date.now() < deadline) {
-      const replay = await this.replay(em, loaders, userId, key, hash);
-      if (replay) return replay;
-      const claims: { request_hash: string }[] = await em.execute(
-        `select request_hash from idempotency_claims where user_id = ? and key = ?`,
-        [userId, key],
+      const rows: {
+        record_id: string | null;
+        claim_hash: string | null;
+        error_code: string | null;
+      }[] = await em.execute(
+        `select r.id as record_id, c.request_hash as claim_hash, c.error_code
+           from (select 1) as one
+           left join usage_records r on r.user_id = ? and r.idempotency_key = ?
+           left join idempotency_claims c on c.user_id = ? and c.key = ?`,
+        [userId, key, userId, key],
       );
-      if (!claims[0]) {
-        throw new ConflictError(
-          'The earlier call with this idempotencyKey failed; send it again to retry',
-        );
+      const row = rows[0]!;
+      if (row.record_id) {
+        const replay = await this.replay(em, loaders, userId, key, hash);
+        if (replay) return replay;
       }
-      if (claims[0].request_hash !== hash) {
+      if (row.claim_hash !== null && row.claim_hash !== hash) {
         throw new ConflictError('This idempotencyKey was used with a different input');
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (row.error_code) throw errorOfCode(row.error_code);
+      if (row.claim_hash === null) {
+        // Neither a record nor a claim: the other call ended without a trace it could write.
+        throw new ServiceUnavailableError(
+          'The earlier call with this idempotencyKey did not finish; retry with the same key',
+        );
+      }
+      await outsideDeadline(() => new Promise((resolve) => setTimeout(resolve, 50)));
     }
-    throw new ConflictError('A call with this idempotencyKey is still in progress');
+    // Past the longest a call can take: its process is gone; the next retry takes the claim.
+    throw new ServiceUnavailableError(
+      'The earlier call with this idempotencyKey did not finish; retry with the same key',
+    );
   }
 
   private async replay(

@@ -46,7 +46,8 @@ export class ToolResolver {
     return this.services.invocations.invoke(ctx.em, ctx.loaders, signedIn(ctx), ctx.requestId, {
       slug,
       input,
-      idempotencyKey,
+      // An Idempotency-Key header on the request stands in for the argument.
+      idempotencyKey: idempotencyKey ?? ctx.idempotencyKey,
     });
   }
 

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyRequest } from 'fastify';
+import { Kind, parse, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { isDatabaseUnavailable } from '../db/unavailable';
+import { IdempotentRequest } from '../entities';
+import type { Clock } from '../lib/clock';
+
+/** What the header may hold: 1 to 200 printable ASCII characters (as invokeTool's key). */
+const KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** Answers that say "nothing happened, try again": never stored, so a retry runs for real. */
+const RETRYABLE = /"code":"(SERVICE_UNAVAILABLE|INTERNAL_SERVER_ERROR|RATE_LIMITED)"/;
+
+export interface IdempotentPlan {
+  kind: 'transaction';
+  key: string;
+  caller: string;
+  hash: string;
+}
+
+export interface SimpleResponse {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+function rootFields(set: SelectionSetNode, doc: ReturnType<typeof parse>, out: Set<string>) {
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) out.add(selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) rootFields(selection.selectionSet, doc, out);
+    else {
+      const fragment = doc.definitions.find(
+        (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
+      );
+      if (fragment && 'selectionSet' in fragment) rootFields(fragment.selectionSet, doc, out);
+    }
+  }
+}
+
+/**
+ * How a request carrying `Idempotency-Key` is run (the contract's Transport section):
+ * - not a mutation, or a document that does not parse: as any other request (Apollo answers);
+ * - a mutation calling `invokeTool`: the key becomes invokeTool's own `idempotencyKey` (which
+ *   holds a call once across its reservation, the upstream call and the charge) — `tool` mode;
+ * - any other mutation: in one transaction with its stored answer — `transaction` mode.
+ * Returns the refusal of a malformed key as an error message, or the mode.
+ */
+export function planIdempotency(
+  key: string,
+  body: unknown,
+  caller: string,
+): { error: string } | { kind: 'plain' } | { kind: 'tool'; key: string } | IdempotentPlan {
+  if (!KEY.test(key)) {
+    return { error: 'Idempotency-Key must be 1 to 200 printable ASCII characters' };
+  }
+  const params = (body ?? {}) as { query?: unknown; operationName?: unknown; variables?: unknown };
+  if (typeof params.query !== 'string') return { kind: 'plain' };
+  let doc;
+  try {
+    doc = parse(params.query, { noLocation: true, maxTokens: 10_000 });
+  } catch {
+    return { kind: 'plain' };
+  }
+  const operations = doc.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  const operation =
+    typeof params.operationName === 'string'
+      ? operations.find((o) => o.name?.value === params.operationName)
+      : operations.length === 1
+        ? operations[0]
+        : undefined;
+  if (!operation || operation.operation !== 'mutation') return { kind: 'plain' };
+  const fields = new Set<string>();
+  rootFields(operation.selectionSet, doc, fields);
+  if (fields.has('invokeTool')) return { kind: 'tool', key };
+  const hash = createHash('sha256')
+    .update(JSON.stringify([params.query, params.variables ?? null, params.operationName ?? null]))
+    .digest('hex');
+  return { kind: 'transaction', key, caller, hash };
+}
+
+/** The coded error response of this layer. */
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): SimpleResponse {
+  return {
+    status,
+    headers: [['content-type', 'application/json; charset=utf-8']],
+    body: JSON.stringify({ errors: [{ message, extensions: { code, ...extra } }] }),
+  };
+}
+
+/**
+ * Runs a mutation once per (caller, key): the claim of the key, the mutation's writes and its
+ * stored answer share one transaction, so a committed answer means the write happened and a
+ * rolled-back one that it did not. A duplicate sent while the first runs waits for it (its
+ * claim waits on the first's uncommitted row) and gets the stored answer; a duplicate with
+ * another body is CONFLICT. Answers that mean "retry" (SERVICE_UNAVAILABLE, RATE_LIMITED,
+ * INTERNAL_SERVER_ERROR, request-level 4xx) roll everything back and are not stored.
+ */
+export async function runIdempotently(
+  em: EntityManager,
+  plan: IdempotentPlan,
+  clock: Clock,
+  execute: (em: EntityManager) => Promise<SimpleResponse>,
+): Promise<SimpleResponse> {
+  const repo = em.getRepository(IdempotentRequest);
+  try {
+    await em.begin();
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) return unavailable();
+    throw err;
+  }
+  let open = true;
+  const rollback = async () => {
+    if (!open) return;
+    open = false;
+    await em.rollback().catch(() => undefined);
+  };
+  try {
+    if (!(await repo.claim(plan.caller, plan.key, plan.hash, clock.now()))) {
+      const stored = await repo.stored(plan.caller, plan.key);
+      await rollback();
+      if (!stored) return unavailable();
+      if (stored.requestHash !== plan.hash) {
+        return errorResponse(
+          409,
+          'CONFLICT',
+          'This Idempotency-Key was used with a different request body',
+        );
+      }
+      return {
+        status: stored.status,
+        headers: [
+          ['content-type', 'application/json; charset=utf-8'],
+          ['idempotent-replayed', 'true'],
+        ],
+        body: stored.body,
+      };
+    }
+    const response = await execute(em);
+    if (response.status >= 400 || RETRYABLE.test(response.body)) {
+      await rollback();
+      return response;
+    }
+    await repo.complete(plan.caller, plan.key, response.status, response.body);
+    open = false;
+    await em.commit();
+    return response;
+  } catch (err) {
+    await rollback();
+    if ((err as { code?: string }).code === '55P03') {
+      // The first request with this key holds it longer than the lock timeout.
+      return errorResponse(
+        409,
+        'CONFLICT',
+        'A request with this Idempotency-Key is still in progress; retry shortly',
+      );
+    }
+    if (isDatabaseUnavailable(err)) return unavailable();
+    throw err;
+  }
+}
+
+function unavailable(): SimpleResponse {
+  const response = errorResponse(
+    503,
+    'SERVICE_UNAVAILABLE',
+    'The database is not answering; nothing was written, retry with the same Idempotency-Key',
+    { retryAfter: 2 },
+  );
+  response.headers.push(['retry-after', '2']);
+  return response;
+}
+
+/** Who sent the request, for the key's scope: the user, the API key, or the address. */
+export function callerOf(
+  request: FastifyRequest,
+  verifyAccessToken: (token: string) => { sub: string } | null,
+  apiKeyPrefix: (key: string) => string | null,
+): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (match) {
+    const credential = match[1]!;
+    if (credential.startsWith('sk_')) {
+      const prefix = apiKeyPrefix(credential);
+      if (prefix) return `k:${prefix}`;
+    } else {
+      const claims = verifyAccessToken(credential);
+      if (claims) return `u:${claims.sub}`;
+    }
+  }
+  return `a:${request.ip}`;
+}
