@@ -3,9 +3,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { ApiKey, Plan, Subscription, Task, Tool, User } from './entities';
 import type { PlanTier } from './entities/enums';
 import type { TaskFilterValues, TaskPageQuery } from './entities/task.repository';
+import type { Viewer } from './auth/viewer';
+import { uuidArray } from './lib/ids';
 import type { Page } from './lib/pagination';
-import { summarizeUsage } from './resolvers/usage/usage.service';
-import type { UsageSummary } from './resolvers/usage/usage.types';
+import { toPlain } from './lib/rows';
+import { systemClock, type Clock } from './lib/clock';
+import { UsageAggregates, type UsageRange } from './resolvers/usage/usage.service';
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
   const map = new Map(rows.map((row) => [row.id, row]));
@@ -16,10 +19,32 @@ interface OwnerPageKey {
   ownerId: string;
   query: TaskPageQuery;
 }
-interface UsageSummaryKey {
+export interface UsageKey {
   userId: string;
   from: Date;
-  to: Date;
+  /** null: up to now. */
+  to: Date | null;
+}
+
+/** One usage aggregate, batched: one statement per range whatever the number of users. */
+function usageLoader<T>(
+  load: (userIds: string[], range: UsageRange) => Promise<Map<string, T>>,
+): DataLoader<UsageKey, T | undefined, string> {
+  return new DataLoader<UsageKey, T | undefined, string>(
+    async (keys) => {
+      const results = new Map<UsageKey, T | undefined>();
+      const owned = keys.map((key) => ({ key, ownerId: key.userId }));
+      for (const { sample, members, ownerIds } of groupByRest(owned, (k) => [
+        k.key.from,
+        k.key.to,
+      ])) {
+        const values = await load(ownerIds, { from: sample.key.from, to: sample.key.to });
+        for (const { key } of members) results.set(key, values.get(key.userId));
+      }
+      return keys.map((key) => results.get(key));
+    },
+    { cacheKeyFn: (key) => `${key.userId}:${key.from.getTime()}:${key.to?.getTime() ?? 'now'}` },
+  );
 }
 interface OwnerCountKey {
   ownerId: string;
@@ -39,13 +64,25 @@ function groupByRest<K extends { ownerId: string }>(keys: readonly K[], rest: (k
   return groups.values();
 }
 
-/** Per-request DataLoaders: field resolvers never query once per parent. */
-export function createLoaders(em: EntityManager) {
+/**
+ * Per-request DataLoaders: field resolvers never query once per parent. The signed-in viewer's
+ * own row (read with the credentials) is already in the user loader: `me`, and `owner` on the
+ * viewer's own tasks, cost no statement.
+ */
+export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock = systemClock) {
   const tasks = em.getRepository(Task);
+  const usage = new UsageAggregates(em, clock);
   const loaders = {
-    user: new DataLoader<string, User | null>(async (ids) =>
-      byId(await em.find(User, { id: { $in: [...ids] } }), ids),
-    ),
+    user: new DataLoader<string, User | null>(async (ids) => {
+      const rows: Record<string, unknown>[] = await em.execute(
+        `select * from users where id = any(?::uuid[])`,
+        [uuidArray(ids)],
+      );
+      return byId(
+        rows.map((row) => toPlain(em, User, row)),
+        ids,
+      );
+    }),
     tool: new DataLoader<string, Tool | null>(async (ids) =>
       byId(await em.find(Tool, { id: { $in: [...ids] } }), ids),
     ),
@@ -87,19 +124,11 @@ export function createLoaders(em: EntityManager) {
       },
       { cacheKeyFn: (key) => JSON.stringify(key) },
     ),
-    usageSummary: new DataLoader<UsageSummaryKey, UsageSummary, string>(
-      async (keys) => {
-        const owned = keys.map((key) => ({ ...key, ownerId: key.userId }));
-        const results = new Map<(typeof owned)[number], UsageSummary>();
-        for (const { sample, members, ownerIds } of groupByRest(owned, (k) => [k.from, k.to])) {
-          const summaries = await summarizeUsage(em, loaders, ownerIds, sample);
-          for (const key of members) results.set(key, summaries.get(key.userId)!);
-        }
-        return owned.map((key) => results.get(key) ?? new Error('usage summary missing'));
-      },
-      { cacheKeyFn: (key) => JSON.stringify([key.userId, key.from, key.to]) },
-    ),
+    usageTotals: usageLoader((ids, range) => usage.totals(ids, range)),
+    usageByTool: usageLoader((ids, range) => usage.byTool(ids, range)),
+    usageByDay: usageLoader((ids, range) => usage.byDay(ids, range)),
   };
+  if (viewer?.kind === 'user') loaders.user.prime(viewer.account.id, viewer.account as User);
   return loaders;
 }
 

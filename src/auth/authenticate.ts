@@ -2,9 +2,33 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ApiKeyScope, Role } from '../entities/enums';
 import { isUuid } from '../lib/ids';
 import { AccessTokens, parseApiKey, safeEqualHex, sha256 } from './tokens';
-import { ANONYMOUS, INVALID_CREDENTIALS, type Viewer } from './viewer';
+import { ANONYMOUS, INVALID_CREDENTIALS, type Viewer, type ViewerAccount } from './viewer';
 
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+const ACCOUNT_COLUMNS = 'u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at';
+
+interface AccountRow {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  is_active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toAccount(row: AccountRow): ViewerAccount {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    isActive: row.is_active,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
 
 /**
  * Turns an Authorization header into a viewer: a JWT access token, then an API key. Every
@@ -27,32 +51,29 @@ export class Authenticator {
   private async fromAccessToken(em: EntityManager, token: string): Promise<Viewer> {
     const claims = this.accessTokens.verify(token);
     if (!claims || !isUuid(claims.sub) || !isUuid(claims.sid)) return INVALID_CREDENTIALS;
-    const rows: { id: string; email: string; role: Role }[] = await em.execute(
-      `select u.id, u.email, u.role from users u
+    const rows: AccountRow[] = await em.execute(
+      `select ${ACCOUNT_COLUMNS} from users u
          join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
         where u.id = ? and u.is_active`,
       [claims.sid, claims.sub],
     );
     const row = rows[0];
     if (!row) return INVALID_CREDENTIALS;
-    return { kind: 'user', via: 'jwt', account: row, sessionId: claims.sid };
+    return { kind: 'user', via: 'jwt', account: toAccount(row), sessionId: claims.sid };
   }
 
   private async fromApiKey(em: EntityManager, key: string, now: Date): Promise<Viewer> {
     const parsed = parseApiKey(key);
     if (!parsed) return INVALID_CREDENTIALS;
-    const rows: {
+    const rows: (AccountRow & {
       key_id: string;
       secret_hash: string;
       scopes: ApiKeyScope[];
       expires_at: Date | null;
       last_used_at: Date | null;
-      id: string;
-      email: string;
-      role: Role;
-    }[] = await em.execute(
+    })[] = await em.execute(
       `select k.id as key_id, k.secret_hash, k.scopes, k.expires_at, k.last_used_at,
-              u.id, u.email, u.role
+              ${ACCOUNT_COLUMNS}
          from api_keys k join users u on u.id = k.user_id
         where k.prefix = ? and k.revoked_at is null and u.is_active`,
       [parsed.prefix],
@@ -75,7 +96,7 @@ export class Authenticator {
     return {
       kind: 'user',
       via: 'apiKey',
-      account: { id: row.id, email: row.email, role: row.role },
+      account: toAccount(row),
       apiKeyId: row.key_id,
       scopes: new Set(row.scopes),
     };

@@ -1,10 +1,17 @@
 import type { ApiKeyScope, Role } from '../entities/enums';
 
-/** The account behind a request, as read from the database at the start of that request. */
+/**
+ * The account behind a request, as read from the database at the start of that request: the
+ * whole public row, so that `me` and the owner of the caller's own tasks need no other query.
+ */
 export interface ViewerAccount {
   id: string;
   email: string;
+  name: string;
   role: Role;
+  isActive: boolean;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 export type Viewer =

@@ -10,6 +10,7 @@ import {
   toPage,
   type Page,
 } from '../lib/pagination';
+import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
 
 export interface TaskFilterValues {
@@ -73,12 +74,12 @@ export class TaskRepository extends EntityRepository<Task> {
     const where: string[] = [];
     if (!filter) return where;
     if (filter.status?.length) {
-      where.push(`t.status = any(array[?]::task_status[])`);
-      params.push(filter.status);
+      where.push(`t.status = any(?::task_status[])`);
+      params.push(`{${filter.status.join(',')}}`);
     }
     if (filter.priority?.length) {
-      where.push(`t.priority = any(array[?]::task_priority[])`);
-      params.push(filter.priority);
+      where.push(`t.priority = any(?::task_priority[])`);
+      params.push(`{${filter.priority.join(',')}}`);
     }
     if (filter.search) {
       const pattern = `%${escapeLike(filter.search)}%`;
@@ -113,8 +114,8 @@ export class TaskRepository extends EntityRepository<Task> {
         where.push('t.owner_id = ?');
         params.push(ownerIds[0]);
       } else {
-        where.push('t.owner_id = any(array[?]::uuid[])');
-        params.push(ownerIds);
+        where.push('t.owner_id = any(?::uuid[])');
+        params.push(uuidArray(ownerIds));
       }
     }
     where.push(...this.filterSql(query.filter, params));
@@ -171,8 +172,8 @@ export class TaskRepository extends EntityRepository<Task> {
     const params: unknown[] = [];
     const where: string[] = [];
     if (ownerIds) {
-      where.push('t.owner_id = any(array[?]::uuid[])');
-      params.push(ownerIds);
+      where.push('t.owner_id = any(?::uuid[])');
+      params.push(uuidArray(ownerIds));
     }
     where.push(...this.filterSql(filter, params));
     const whereSql = where.length ? `where ${where.join(' and ')}` : '';

@@ -14,3 +14,12 @@ export function requireId(value: string, field: string): string {
   }
   return value;
 }
+
+/**
+ * `ids` as one PostgreSQL array literal, for `= any(?::uuid[])`: one parameter whatever the
+ * number of ids, so a batch of 5 and a batch of 50 are the same statement. Anything that is
+ * not a UUID is left out (it could match no row, and must not shape the literal).
+ */
+export function uuidArray(ids: readonly string[]): string {
+  return `{${ids.filter(isUuid).join(',')}}`;
+}

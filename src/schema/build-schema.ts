@@ -14,6 +14,7 @@ import { TaskResolver } from '../resolvers/tasks/task.resolver';
 import { UserTasksResolver } from '../resolvers/tasks/user-tasks.resolver';
 import { ToolResolver } from '../resolvers/tools/tool.resolver';
 import { UsageResolver } from '../resolvers/usage/usage.resolver';
+import { UsageSummaryResolver } from '../resolvers/usage/usage-summary.resolver';
 import { UserUsageResolver } from '../resolvers/usage/user-usage.resolver';
 import { DateTimeScalar } from './scalars';
 
@@ -28,6 +29,7 @@ const resolvers = [
   UserSubscriptionResolver,
   ToolResolver,
   UsageResolver,
+  UsageSummaryResolver,
   UserUsageResolver,
   ApiKeyResolver,
 ] as const;

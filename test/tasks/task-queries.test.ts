@@ -44,7 +44,7 @@ async function statements(query: string, vars: Record<string, unknown>, token: s
 describe('tasks with owners', () => {
   const QUERY = `query($first: Int) { tasks(first: $first) { nodes { id owner { id email } } } }`;
 
-  it('costs auth + page + one user batch, for 10 tasks as for 100', async () => {
+  it('costs auth + page, for 10 tasks as for 100: the owner is the viewer, read with the credentials', async () => {
     const [few, many] = await Promise.all([t.seed.user(), t.seed.user()]);
     await createTasks(t, few, inputs(10, 'few'));
     await createTasks(t, many, inputs(100, 'many'));
@@ -62,8 +62,8 @@ describe('tasks with owners', () => {
         ),
       ).toBe(true);
     }
-    expect(small.sql).toHaveLength(AUTH + TASK_PAGE + USER_BATCH);
-    expect(large.sql).toHaveLength(AUTH + TASK_PAGE + USER_BATCH);
+    expect(small.sql).toHaveLength(AUTH + TASK_PAGE);
+    expect(large.sql).toHaveLength(AUTH + TASK_PAGE);
   });
 
   it('asking for totalCount beside the page adds exactly one count', async () => {
@@ -76,7 +76,24 @@ describe('tasks with owners', () => {
     );
     expect(data.tasks.totalCount).toBe(12);
     expect(data.tasks.nodes).toHaveLength(5);
-    expect(sql).toHaveLength(AUTH + TASK_PAGE + TASK_COUNTS + USER_BATCH);
+    expect(sql).toHaveLength(AUTH + TASK_PAGE + TASK_COUNTS);
+  });
+
+  it('`me` costs only the credential check', async () => {
+    const u = await t.seed.user();
+    const { sql, data } = await statements(
+      `{ me { id email name role isActive createdAt } }`,
+      {},
+      u.accessToken,
+    );
+    expect(data.me).toMatchObject({
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      role: 'USER',
+      isActive: true,
+    });
+    expect(sql).toHaveLength(AUTH);
   });
 });
 

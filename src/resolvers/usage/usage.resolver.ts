@@ -19,9 +19,9 @@ export class UsageResolver {
   @Query(() => UsageSummary, {
     description: 'The caller’s usage; default range: the current period up to now',
   })
-  async myUsage(@Args(() => UsageRangeArgs) args: UsageRangeArgs, @Ctx() ctx: Context) {
+  myUsage(@Args(() => UsageRangeArgs) args: UsageRangeArgs, @Ctx() ctx: Context): UsageSummary {
     const range = this.services.usage.range(args.from, args.to);
-    return ctx.loaders.usageSummary.load({ userId: signedIn(ctx).account.id, ...range });
+    return this.services.usage.summary(signedIn(ctx).account.id, range);
   }
 
   @Query(() => UsageRecordConnection, { description: 'The caller’s tool calls, newest first' })

@@ -5,14 +5,20 @@ import { type Clock, monthOf } from '../../lib/clock';
 import { isUuid } from '../../lib/ids';
 import { countRows, newestFirstPage, pageSize } from '../../lib/pagination';
 import { toGraphQLInt } from '../../lib/numbers';
-import type { Loaders } from '../../loaders';
-import { type UsageFilter, UsageRecordConnection, type UsageSummary } from './usage.types';
+import { uuidArray } from '../../lib/ids';
+import {
+  type UsageByDay,
+  type UsageFilter,
+  UsageRecordConnection,
+  UsageSummary,
+} from './usage.types';
 
 const MAX_RANGE_MS = 400 * 86_400_000;
 
 export interface UsageRange {
   from: Date;
-  to: Date;
+  /** null: up to now (the time of the statement that aggregates, the same for a whole batch). */
+  to: Date | null;
 }
 
 export class UsageService {
@@ -21,14 +27,20 @@ export class UsageService {
   /** The range asked for, defaulting to the current period up to now; at most ~13 months. */
   range(from?: Date | null, to?: Date | null): UsageRange {
     const now = this.clock.now();
-    const range = { from: from ?? monthOf(now).start, to: to ?? now };
-    if (range.from.getTime() >= range.to.getTime()) {
+    const start = from ?? monthOf(now).start;
+    const end = to ?? now;
+    if (start.getTime() >= end.getTime()) {
       throw new BadUserInputError('from must be before to', ['from', 'to']);
     }
-    if (range.to.getTime() - range.from.getTime() > MAX_RANGE_MS) {
+    if (end.getTime() - start.getTime() > MAX_RANGE_MS) {
       throw new BadUserInputError('the range can span at most 400 days', ['from', 'to']);
     }
-    return range;
+    return { from: start, to: to ?? null };
+  }
+
+  /** The usage of `userId` over `range`; its aggregates are read when asked for. */
+  summary(userId: string, range: UsageRange): UsageSummary {
+    return new UsageSummary(userId, range.from, range.to);
   }
 
   /** Usage records, newest first; one user's, or everyone's when `userId` is null (ADMIN). */
@@ -70,64 +82,94 @@ export class UsageService {
   }
 }
 
+export interface UsageTotals {
+  calls: number;
+  totalTokens: number;
+}
+export interface UsageByToolRow {
+  toolId: string;
+  calls: number;
+  totalTokens: number;
+}
+
 /**
- * Summaries for many users over one range, aggregated in SQL: three statements whatever the
- * number of users, each served by the (user_id, created_at) index that covers the columns.
+ * Usage aggregates for many users over one range, each in one statement whatever the number of
+ * users, served by the (user_id, created_at) index that covers the columns.
  */
-export async function summarizeUsage(
-  em: EntityManager,
-  loaders: Loaders,
-  userIds: readonly string[],
-  range: UsageRange,
-): Promise<Map<string, UsageSummary>> {
-  const ids = [...userIds];
-  const params = [ids, range.from, range.to];
-  const where = `u.user_id = any(array[?]::uuid[]) and u.created_at >= ? and u.created_at < ?`;
-  const [totals, byTool, byDay] = await Promise.all([
-    em.execute<{ user_id: string; calls: string; tokens: string }[]>(
+export class UsageAggregates {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly clock: Clock,
+  ) {}
+
+  private where(userIds: readonly string[], range: UsageRange): [string, unknown[]] {
+    return [
+      `u.user_id = any(?::uuid[]) and u.created_at >= ? and u.created_at < ?`,
+      [uuidArray(userIds), range.from, range.to ?? this.clock.now()],
+    ];
+  }
+
+  async totals(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageTotals>> {
+    const [where, params] = this.where(userIds, range);
+    const rows: { user_id: string; calls: string; tokens: string }[] = await this.em.execute(
       `select u.user_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
          from usage_records u where ${where} group by u.user_id`,
       params,
-    ),
-    em.execute<{ user_id: string; tool_id: string; calls: string; tokens: string }[]>(
-      `select u.user_id, u.tool_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
-         from usage_records u where ${where}
-        group by u.user_id, u.tool_id order by tokens desc, calls desc, u.tool_id`,
-      params,
-    ),
-    em.execute<{ user_id: string; day: string; calls: string; tokens: string }[]>(
-      `select u.user_id, to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
-              count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
-         from usage_records u where ${where} group by u.user_id, day order by day`,
-      params,
-    ),
-  ]);
-  const result = new Map<string, UsageSummary>();
-  for (const id of ids) result.set(id, { calls: 0, totalTokens: 0, byTool: [], byDay: [] });
-  for (const row of totals) {
-    const s = result.get(row.user_id)!;
-    s.calls = toGraphQLInt(row.calls);
-    s.totalTokens = toGraphQLInt(row.tokens);
+    );
+    const result = new Map<string, UsageTotals>();
+    for (const row of rows) {
+      result.set(row.user_id, {
+        calls: toGraphQLInt(row.calls),
+        totalTokens: toGraphQLInt(row.tokens),
+      });
+    }
+    return result;
   }
-  const tools = await loaders.tool.loadMany([...new Set(byTool.map((r) => r.tool_id))]);
-  const toolById = new Map(
-    tools.flatMap((t) => (t && !(t instanceof Error) ? [[t.id, t] as const] : [])),
-  );
-  for (const row of byTool) {
-    const tool = toolById.get(row.tool_id);
-    if (!tool) continue;
-    result.get(row.user_id)!.byTool.push({
-      tool,
-      calls: toGraphQLInt(row.calls),
-      totalTokens: toGraphQLInt(row.tokens),
-    });
+
+  async byTool(
+    userIds: readonly string[],
+    range: UsageRange,
+  ): Promise<Map<string, UsageByToolRow[]>> {
+    const [where, params] = this.where(userIds, range);
+    const rows: { user_id: string; tool_id: string; calls: string; tokens: string }[] =
+      await this.em.execute(
+        `select u.user_id, u.tool_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
+           from usage_records u where ${where}
+          group by u.user_id, u.tool_id order by tokens desc, calls desc, u.tool_id`,
+        params,
+      );
+    const result = new Map<string, UsageByToolRow[]>();
+    for (const row of rows) {
+      let list = result.get(row.user_id);
+      if (!list) result.set(row.user_id, (list = []));
+      list.push({
+        toolId: row.tool_id,
+        calls: toGraphQLInt(row.calls),
+        totalTokens: toGraphQLInt(row.tokens),
+      });
+    }
+    return result;
   }
-  for (const row of byDay) {
-    result.get(row.user_id)!.byDay.push({
-      day: row.day,
-      calls: toGraphQLInt(row.calls),
-      totalTokens: toGraphQLInt(row.tokens),
-    });
+
+  async byDay(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageByDay[]>> {
+    const [where, params] = this.where(userIds, range);
+    const rows: { user_id: string; day: string; calls: string; tokens: string }[] =
+      await this.em.execute(
+        `select u.user_id, to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+                count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
+           from usage_records u where ${where} group by u.user_id, day order by day`,
+        params,
+      );
+    const result = new Map<string, UsageByDay[]>();
+    for (const row of rows) {
+      let list = result.get(row.user_id);
+      if (!list) result.set(row.user_id, (list = []));
+      list.push({
+        day: row.day,
+        calls: toGraphQLInt(row.calls),
+        totalTokens: toGraphQLInt(row.tokens),
+      });
+    }
+    return result;
   }
-  return result;
 }

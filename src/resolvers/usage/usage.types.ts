@@ -31,21 +31,20 @@ export class UsageByDay {
   totalTokens!: number;
 }
 
+/**
+ * Usage of one user over one range. Its fields are resolved from the range (UsageSummaryResolver),
+ * each aggregate only when it is asked for, batched across every user in the request.
+ */
 @ObjectType({
   description: 'Usage over a time range: calls that reached a tool and tokens charged',
 })
 export class UsageSummary {
-  @Field(() => Int)
-  calls!: number;
-
-  @Field(() => Int)
-  totalTokens!: number;
-
-  @Field(() => [UsageByTool], { description: 'Most tokens first' })
-  byTool!: UsageByTool[];
-
-  @Field(() => [UsageByDay], { description: 'Oldest day first; days without calls are left out' })
-  byDay!: UsageByDay[];
+  constructor(
+    readonly userId: string,
+    readonly from: Date,
+    /** null: up to the time of the request. */
+    readonly to: Date | null,
+  ) {}
 }
 
 @InputType({ description: 'Narrows a usage record list' })

@@ -1,5 +1,4 @@
-import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
-import type { Context } from '../../context';
+import { Args, FieldResolver, Resolver, Root } from 'type-graphql';
 import { User } from '../../entities';
 import type { Services } from '../../services';
 import { UsageRangeArgs, UsageSummary } from './usage.types';
@@ -9,8 +8,8 @@ export class UserUsageResolver {
   constructor(private readonly services: Services) {}
 
   @FieldResolver(() => UsageSummary, { description: 'Owner or admin; batched across users' })
-  usage(@Root() user: User, @Args(() => UsageRangeArgs) args: UsageRangeArgs, @Ctx() ctx: Context) {
+  usage(@Root() user: User, @Args(() => UsageRangeArgs) args: UsageRangeArgs): UsageSummary {
     const range = this.services.usage.range(args.from, args.to);
-    return ctx.loaders.usageSummary.load({ userId: user.id, ...range });
+    return this.services.usage.summary(user.id, range);
   }
 }

@@ -1,0 +1,39 @@
+import { Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../context';
+import { UsageByDay, UsageByTool, UsageSummary } from './usage.types';
+
+/**
+ * The fields of a usage summary, each read only when asked for: an admin page that shows a
+ * total per user runs one sum for the whole page, not the per-tool and per-day breakdowns.
+ */
+@Resolver(() => UsageSummary)
+export class UsageSummaryResolver {
+  @FieldResolver(() => Int, { description: 'Calls that reached a tool in the range' })
+  async calls(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
+    return (await ctx.loaders.usageTotals.load(summary))?.calls ?? 0;
+  }
+
+  @FieldResolver(() => Int, { description: 'Tokens charged in the range' })
+  async totalTokens(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
+    return (await ctx.loaders.usageTotals.load(summary))?.totalTokens ?? 0;
+  }
+
+  @FieldResolver(() => [UsageByTool], { description: 'Most tokens first' })
+  async byTool(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<UsageByTool[]> {
+    const rows = (await ctx.loaders.usageByTool.load(summary)) ?? [];
+    const tools = await ctx.loaders.tool.loadMany(rows.map((r) => r.toolId));
+    return rows.flatMap((row, i) => {
+      const tool = tools[i];
+      return tool && !(tool instanceof Error)
+        ? [{ tool, calls: row.calls, totalTokens: row.totalTokens }]
+        : [];
+    });
+  }
+
+  @FieldResolver(() => [UsageByDay], {
+    description: 'Oldest day first; days without calls are left out',
+  })
+  async byDay(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<UsageByDay[]> {
+    return (await ctx.loaders.usageByDay.load(summary)) ?? [];
+  }
+}
