@@ -1,4 +1,4 @@
-import { getIntrospectionQuery } from 'graphql';
+import { getIntrospectionQuery, Lexer, Source, TokenKind } from 'graphql';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import {
   expectErrorCode,
@@ -8,7 +8,7 @@ import {
 } from '../helpers/graphql';
 import { unique, type SeededUser } from '../helpers/seed';
 
-/** The production defaults, spelled out so that the boundaries below are explicit. */
+/** Limits spelled out, so that the boundaries below are explicit (the defaults are lower). */
 const LIMITS = {
   queryMaxDepth: 10,
   queryMaxAliases: 30,
@@ -258,25 +258,42 @@ describe('refused with QUERY_TOO_COMPLEX before anything runs', () => {
   });
 
   it('an over-long document is refused before it runs (status 400, no data); just under the limit passes', async () => {
-    // Many small operations, one of them chosen: 8 tokens each.
+    // Several operations, one of them chosen: at most 20 operations fit any document.
     const doc = (n: number) =>
-      `query Chosen { me { id } } ${Array.from({ length: n }, (_, i) => `query Q${i} { me { id } }`).join(' ')}`;
-    const post = async (query: string) => {
-      const res = await fetch(`${t.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${u.accessToken}` },
-        body: JSON.stringify({ query, operationName: 'Chosen' }),
-      });
-      return { status: res.status, ...((await res.json()) as { data?: any; errors?: any[] }) };
+      `query Chosen { me { id } } ${Array.from({ length: n }, (_, i) => `query Q${i} { me { id email name role isActive createdAt } }`).join(' ')}`;
+    const tokens = (source: string) => {
+      const lexer = new Lexer(new Source(source));
+      let n = 0;
+      while (lexer.advance().kind !== TokenKind.EOF) n += 1;
+      return n;
     };
-    const over = await post(doc(625));
-    expect(over.status).toBe(400);
-    expect(over.data ?? null).toBeNull();
-    expect(over.errors?.[0]?.message).toMatch(/5000 tokens/);
-    expect(CONTRACT_ERROR_CODES).toContain(over.errors?.[0]?.extensions?.code);
-    const under = await post(doc(620));
-    expect(under.errors).toBeUndefined();
-    expect(under.data).toEqual({ me: { id: u.id } });
+    const limit = tokens(doc(19));
+    const tight = await startTestApp({ queryMaxTokens: limit });
+    try {
+      const post = async (query: string) => {
+        const res = await fetch(`${tight.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${u.accessToken}`,
+          },
+          body: JSON.stringify({ query, operationName: 'Chosen' }),
+        });
+        return { status: res.status, ...((await res.json()) as { data?: any; errors?: any[] }) };
+      };
+      const over = await post(`${doc(19)} query Extra { me { id } }`);
+      expect(over.status).toBe(400);
+      expect(over.data ?? null).toBeNull();
+      expect(over.errors?.[0]?.message).toMatch(new RegExp(`${limit} tokens`));
+      expect(CONTRACT_ERROR_CODES).toContain(over.errors?.[0]?.extensions?.code);
+      const under = await post(doc(19));
+      expect(under.errors).toBeUndefined();
+      expect(under.data).toEqual({ me: { id: u.id } });
+      // A 21st operation is refused whatever the tokens: validation costs grow with each one.
+      expectErrorCode(await tight.gql(doc(20), {}, u.accessToken), 'QUERY_TOO_COMPLEX');
+    } finally {
+      await tight.close();
+    }
   });
 
   it('a request body over the size limit answers a GraphQL error with a contract code', async () => {
