@@ -415,6 +415,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
     hideSchemaDetailsFromClientErrors: !config.introspection,
     includeStacktraceInErrorResponses: false,
+    // Apollo pretty-prints by default (JSON.stringify with indentation): bytes and CPU for nobody.
+    stringifyResult: (value) => JSON.stringify(value),
     formatError: formatError(),
     parseOptions: { maxTokens: config.queryMaxTokens },
     // Apollo formats each validation error at ~90 µs: a document of 100 unknown fields would

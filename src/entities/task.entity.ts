@@ -26,6 +26,14 @@ import { TaskRepository } from './task.repository';
     'create index "tasks_owner_due_idx" on "tasks" ("owner_id", coalesce("due_date", \'infinity\'::timestamptz), "id")',
 })
 @Index({ name: 'tasks_created_idx', properties: ['createdAt', 'id'] })
+// The admin's allTasks in every order, over everyone's tasks.
+@Index({ name: 'tasks_updated_idx', properties: ['updatedAt', 'id'] })
+@Index({ name: 'tasks_priority_idx', properties: ['priority', 'id'] })
+@Index({
+  name: 'tasks_due_idx',
+  expression:
+    'create index "tasks_due_idx" on "tasks" (coalesce("due_date", \'infinity\'::timestamptz), "id")',
+})
 export class Task {
   [OptionalProps]?:
     | 'description'

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, PrimaryKey, Property, OptionalProps, Check } from '@mikro-orm/core';
+import { Entity, Enum, Index, PrimaryKey, Property, OptionalProps, Check } from '@mikro-orm/core';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Role } from './enums';
 
 @ObjectType({ description: 'An account' })
 @Entity({ tableName: 'users' })
 @Check({ name: 'users_email_lower_check', expression: 'email = lower(email)' })
+// The admin's users list, newest first.
+@Index({ name: 'users_created_idx', properties: ['createdAt', 'id'] })
 export class User {
   [OptionalProps]?: 'role' | 'isActive' | 'createdAt' | 'updatedAt';
 
