@@ -65,6 +65,8 @@ export interface App {
   server: FastifyInstance;
   orm: MikroORM;
   logger: Logger;
+  /** Calls `listener` with every SQL statement this app sends, until the returned stop(). */
+  watchStatements(listener: (text: string) => void): () => void;
   /** Listens on config.host:config.port (0 = any free port); resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, lets in-flight ones finish, closes the pool and the database. */
@@ -243,8 +245,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Starting is not latency-critical: a slow first connection is waited for.
     Math.max(config.dbConnectTimeoutMs, 10_000),
   );
+  const metrics = new Metrics(config.nodeEnv !== 'test');
+  const statementListeners = new Set<(text: string) => void>();
   const orm = await MikroORM.init(
     ormOptions(databaseUrl, {
+      onQuery: (text) => {
+        metrics.dbStatements.inc();
+        for (const listener of statementListeners) listener(text);
+      },
       poolMax: config.dbPoolMax,
       // PGlite answers from this process: a slow accept means a busy process, not a dead peer.
       connectTimeoutMs: database.embedded ? 30_000 : config.dbConnectTimeoutMs,
@@ -310,7 +318,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     breakerResetMs: config.toolBreakerResetMs,
     allowPrivateNetworks: config.toolAllowPrivateNetworks,
   });
-  const metrics = new Metrics(config.nodeEnv !== 'test');
   const redisHealth = redis ? new RedisHealth(logger, metrics) : null;
   const rateLimiter = new RateLimiter(redis, redisHealth);
   const costBudget = new CostBudget(
@@ -583,6 +590,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     server,
     orm,
     logger,
+    watchStatements(listener) {
+      statementListeners.add(listener);
+      return () => statementListeners.delete(listener);
+    },
     async listen() {
       return server.listen({ host: config.host, port: config.port });
     },

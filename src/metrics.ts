@@ -47,6 +47,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly dbStatements = new Counter({
+    name: 'switchboard_db_statements_total',
+    help: 'SQL statements sent to the database',
+    registers: [this.registry],
+  });
+
   readonly queryCost = new Histogram({
     name: 'switchboard_query_cost',
     help: 'Actual cost of executed GraphQL operations, in cost points',

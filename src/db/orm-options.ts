@@ -10,6 +10,8 @@ export interface ConnectionSettings {
   poolMax: number;
   /** How long a new connection may take to be established. */
   connectTimeoutMs: number;
+  /** Called with the text of every statement sent (metrics, tests). */
+  onQuery?: (text: string) => void;
 }
 
 /**
@@ -37,7 +39,7 @@ export function ormOptions(
       idleTimeoutMillis: 10_000,
       // Every connection's queries are bounded by the request deadline (src/db/pool-guard.ts).
       afterCreate: (connection: unknown, done: (err: Error | null, c: unknown) => void) => {
-        guardConnection(connection);
+        guardConnection(connection, settings.onQuery);
         done(null, connection);
       },
     },

@@ -18,12 +18,16 @@ interface GuardedClient {
  * pool drops the connection, and the request gets DatabaseUnavailableError. Queries outside a
  * request (migrations, seeding) are left to the server's statement_timeout.
  */
-export function guardConnection(raw: unknown): void {
+export function guardConnection(raw: unknown, onQuery?: (text: string) => void): void {
   const client = raw as GuardedClient;
   if (client.__switchboardGuarded) return;
   client.__switchboardGuarded = true;
   const query = client.query;
   client.query = function guardedQuery(this: GuardedClient, config, values, callback) {
+    if (onQuery) {
+      const text = typeof config === 'string' ? config : (config as { text?: unknown })?.text;
+      if (typeof text === 'string') onQuery(text);
+    }
     const left = remainingMs();
     const cb = (typeof values === 'function' ? values : callback) as Callback | undefined;
     if (

@@ -26,7 +26,6 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const app = await createApp(testConfig(overrides), options);
   const url = await app.listen();
-  const knex = app.orm.em.getKnex();
   const testApp: TestApp = {
     app,
     url,
@@ -34,12 +33,11 @@ export async function startTestApp(
     gql: (query, variables, token) => gql(url, query, variables, token),
     async countQueries(fn) {
       const seen: string[] = [];
-      const listener = (q: { sql: string }) => seen.push(q.sql);
-      knex.on('query', listener);
+      const stop = app.watchStatements((sql) => seen.push(sql));
       try {
         await fn();
       } finally {
-        knex.removeListener('query', listener);
+        stop();
       }
       return seen;
     },
