@@ -47,11 +47,20 @@ export class AccountService {
     private readonly limits: { perAddress: number; perEmail: number; refreshPerAddress: number },
   ) {}
 
-  /** Creates the account on FREE and signs it in, all in one transaction. */
+  /**
+   * Creates the account on FREE and signs it in, all in one transaction. The hash comes first: a
+   * registration refused by a full hashing queue has written nothing.
+   */
   async register(em: EntityManager, input: RegisterInput, address: string): Promise<AuthPayload> {
-    await this.rateLimiter.consume('auth', address, this.limits.perAddress);
+    const slot = this.passwords.reserve();
+    let passwordHash: string;
+    try {
+      await this.rateLimiter.consume('auth', address, this.limits.perAddress);
+      passwordHash = await slot.hash(input.password);
+    } finally {
+      slot.release();
+    }
     const email = normalizeEmail(input.email);
-    const passwordHash = await this.passwords.hash(input.password);
     try {
       return await em.transactional(async (tx) => {
         const now = this.clock.now();
@@ -79,13 +88,24 @@ export class AccountService {
     }
   }
 
-  /** Same error, after the same bcrypt work, for an unknown email and a wrong password. */
+  /**
+   * Same error, after the same bcrypt work, for an unknown email and a wrong password. A place in
+   * the hashing queue is taken first: a sign-in refused because the queue is full has not spent
+   * the address's or the email's budget (retrying it later is not a guess).
+   */
   async login(em: EntityManager, input: LoginInput, address: string): Promise<AuthPayload> {
-    // Before any bcrypt work: guessing passwords, or burning CPU with logins, is refused here.
-    await this.rateLimiter.consume('auth', address, this.limits.perAddress);
-    await this.rateLimiter.consume('login', normalizeEmail(input.email), this.limits.perEmail);
-    const user = await em.findOne(User, { email: normalizeEmail(input.email) });
-    const ok = await this.passwords.verify(input.password, user?.passwordHash ?? null);
+    const slot = this.passwords.reserve();
+    let user: User | null;
+    let ok: boolean;
+    try {
+      // Before any bcrypt work: guessing passwords, or burning CPU with logins, is refused here.
+      await this.rateLimiter.consume('auth', address, this.limits.perAddress);
+      await this.rateLimiter.consume('login', normalizeEmail(input.email), this.limits.perEmail);
+      user = await em.findOne(User, { email: normalizeEmail(input.email) });
+      ok = await slot.verify(input.password, user?.passwordHash ?? null);
+    } finally {
+      slot.release();
+    }
     if (!user || !ok || !user.isActive) {
       throw new UnauthenticatedError('Invalid email or password');
     }
@@ -172,15 +192,23 @@ export class AccountService {
     viewer: SignedInViewer,
     input: ChangePasswordInput,
   ): Promise<boolean> {
-    // A stolen access token must not become unlimited guesses at the password (nor bcrypt work):
-    // the same budget as signing in with the account's email.
-    await this.rateLimiter.consume('password', viewer.account.id, this.limits.perEmail);
-    const user = await em.findOne(User, { id: viewer.account.id });
-    if (!user) throw new NotFoundError('User');
-    if (!(await this.passwords.verify(input.currentPassword, user.passwordHash))) {
-      throw new BadUserInputError('currentPassword is wrong', ['currentPassword']);
+    // One place in the hashing queue for both hashes, taken before anything else (as in login).
+    const slot = this.passwords.reserve();
+    let user: User | null;
+    let passwordHash: string;
+    try {
+      // A stolen access token must not become unlimited guesses at the password (nor bcrypt
+      // work): the same budget as signing in with the account's email.
+      await this.rateLimiter.consume('password', viewer.account.id, this.limits.perEmail);
+      user = await em.findOne(User, { id: viewer.account.id });
+      if (!user) throw new NotFoundError('User');
+      if (!(await slot.verify(input.currentPassword, user.passwordHash))) {
+        throw new BadUserInputError('currentPassword is wrong', ['currentPassword']);
+      }
+      passwordHash = await slot.hash(input.newPassword);
+    } finally {
+      slot.release();
     }
-    const passwordHash = await this.passwords.hash(input.newPassword);
     const keep = viewer.via === 'jwt' ? viewer.sessionId : null;
     await em.transactional(async (tx) => {
       await tx.execute(`update users set password_hash = ?, updated_at = ? where id = ?`, [

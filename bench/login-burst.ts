@@ -1,0 +1,347 @@
+/* eslint-disable no-console */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { Client } from 'pg';
+import { Agent, request } from 'undici';
+
+/**
+ * `npm run bench:login-burst`: what a burst of sign-ins costs everyone else. The built server
+ * runs as a process of its own, in production mode with the shipped defaults (BCRYPT_COST 11,
+ * HASH_WORKERS and HASH_QUEUE_MAX unset), on DATABASE_URL's server (a scratch database
+ * `switchboard_login_burst`, recreated) or on a fresh embedded PGlite. A cheap authenticated
+ * query runs at a steady rate, alone and then during 200 concurrent logins from 10 client
+ * addresses; the bench prints its p95 in both, the logins' latencies and counts, and how fast
+ * the accepted logins completed next to what one core hashes at that cost.
+ */
+const COST = 11;
+const STEADY_PER_SECOND = 50;
+const BEFORE_SECONDS = 5;
+const ADDRESSES = 10;
+const USERS = 20;
+const LOGINS_PER_USER = 10; // 20 x 10 = 200; 10 a minute is the default per-email budget
+const LOGINS = USERS * LOGINS_PER_USER; // 200, 20 per address: the address budget is 30
+const PASSWORD = 'bench-password-123';
+
+async function database(): Promise<{ env: Record<string, string>; label: string }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-login-burst-'));
+    process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+    return { env: { DATA_DIR: dataDir }, label: 'embedded PGlite (in the server process)' };
+  }
+  const admin = new Client({ connectionString: base });
+  await admin.connect();
+  await admin.query('drop database if exists switchboard_login_burst with (force)');
+  await admin.query('create database switchboard_login_burst');
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = '/switchboard_login_burst';
+  return { env: { DATABASE_URL: url.toString() }, label: `PostgreSQL (${url.host})` };
+}
+
+/** A port nobody listens on, for the server (its logs go to a file, not to this process). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * Starts `node dist/src/main.js` and resolves once `/health` answers. Its logs (a line a request
+ * at info) go to a file, as they would to a container's log driver: a pipe into this busy
+ * process would hold the server back whenever this process reads late.
+ */
+async function startServer(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; base: string; log: string }> {
+  execFileSync(process.execPath, ['scripts/ensure-build.mjs'], { stdio: 'inherit' });
+  const port = await freePort();
+  const log = join(mkdtempSync(join(tmpdir(), 'switchboard-login-burst-log-')), 'server.log');
+  const out = openSync(log, 'a');
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  const base = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (exited !== undefined) {
+      throw new Error(`the server exited (${exited}) before ready:\n${readFileSync(log, 'utf8')}`);
+    }
+    const ok = await fetch(`${base}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return { child, base, log };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Answer {
+  ms: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data?: any;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+function client(base: string, dispatcher: Agent) {
+  return async (
+    query: string,
+    variables: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> => {
+    const start = performance.now();
+    const res = await request(`${base}/graphql`, {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.body.json()) as Omit<Answer, 'ms'>;
+    return { ms: performance.now() - start, ...body };
+  };
+}
+
+function p95(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)]!;
+}
+
+interface ThreadStat {
+  tid: string;
+  nice: number;
+  /** CPU time used so far (user + system), in ms. */
+  cpuMs: number;
+}
+
+/** The server's threads from /proc (Linux): nice values, and CPU time for the event loop's. */
+function threads(pid: number): ThreadStat[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 14, 15 (utime, stime) in clock ticks, 100 a second on Linux; 19 is the nice value.
+      return {
+        tid,
+        nice: Number(fields[16]),
+        cpuMs: (Number(fields[11]) + Number(fields[12])) * 10,
+      };
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Clock ticks (100 a second) of CPU time: all cores' busy time, or one process's. */
+function busyTicks(): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const values = ticks.map(Number);
+    return values.reduce((a, b) => a + b, 0) - values[3]! - values[4]!; // less idle and iowait
+  } catch {
+    return NaN;
+  }
+}
+function processTicks(pid: number | 'self'): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return NaN;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+async function main() {
+  // What one core hashes at this cost, measured here before the server runs (after a warm-up).
+  bcrypt.hashSync(PASSWORD, COST);
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    const start = performance.now();
+    bcrypt.hashSync(PASSWORD, COST);
+    samples.push(performance.now() - start);
+  }
+  const hashMs = samples.sort((a, b) => a - b)[2]!;
+  const coreRate = 1000 / hashMs;
+  const workers = Math.max(1, availableParallelism() - 1);
+
+  const db = await database();
+  const { child, base, log } = await startServer({
+    ...db.env,
+    NODE_ENV: 'production',
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    TRUST_PROXY: 'true',
+    ADMIN_PASSWORD: randomBytes(16).toString('base64url'),
+  });
+  const stop = () => child.kill('SIGTERM');
+  process.on('exit', stop);
+
+  const steadyAgent = new Agent({ connections: 8 });
+  const burstAgent = new Agent({ connections: LOGINS });
+  const steadyGql = client(base, steadyAgent);
+  const burstGql = client(base, burstAgent);
+
+  // Users through the API, from addresses the burst does not use (each has its own budget).
+  const emails: string[] = [];
+  let token = '';
+  for (let i = 0; i < USERS; i += 1) {
+    const email = `burst-${i}-${randomBytes(3).toString('hex')}@example.com`;
+    const res = await burstGql(
+      `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`,
+      { i: { email, password: PASSWORD, name: `Burst ${i}` } },
+      { 'x-forwarded-for': `10.9.0.${1 + (i % 2)}` },
+    );
+    if (res.errors) throw new Error(JSON.stringify(res.errors));
+    emails.push(email);
+    token = res.data.register.accessToken as string;
+  }
+
+  // The steady query: a fixed schedule, each request on time whether or not the last answered.
+  const steady: { at: number; ms: number }[] = [];
+  const steadyFailures: string[] = [];
+  const pending = new Set<Promise<void>>();
+  let running = true;
+  const t0 = performance.now();
+  const ticker = (async () => {
+    for (let n = 0; running; n += 1) {
+      const wait = t0 + (n * 1000) / STEADY_PER_SECOND - performance.now();
+      if (wait > 0) await sleep(wait);
+      const at = performance.now();
+      const call = steadyGql(
+        `{ me { id } }`,
+        {},
+        { authorization: `Bearer ${token}`, 'x-forwarded-for': '10.8.0.1' },
+      ).then((res) => {
+        if (res.errors) steadyFailures.push(String(res.errors[0]?.extensions?.code));
+        else steady.push({ at, ms: res.ms });
+      });
+      pending.add(call);
+      void call.finally(() => pending.delete(call));
+    }
+  })();
+  await sleep(BEFORE_SECONDS * 1000);
+
+  const eventLoop = String(child.pid);
+  const cpuBefore = threads(child.pid!);
+  const ticksBefore = {
+    all: busyTicks(),
+    server: processTicks(child.pid!),
+    bench: processTicks('self'),
+  };
+  const burstStart = performance.now();
+  const logins = await Promise.all(
+    Array.from({ length: LOGINS }, (_, i) =>
+      burstGql(
+        `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`,
+        { i: { email: emails[i % USERS], password: PASSWORD } },
+        { 'x-forwarded-for': `10.1.0.${1 + (i % ADDRESSES)}` },
+      ).then((res) => ({ ...res, end: performance.now() - burstStart })),
+    ),
+  );
+  const burstMs = performance.now() - burstStart;
+  const cpuAfter = threads(child.pid!);
+  const others =
+    busyTicks() -
+    ticksBefore.all -
+    (processTicks(child.pid!) - ticksBefore.server) -
+    (processTicks('self') - ticksBefore.bench);
+  const othersShare = Math.max(0, (100 * others * 10) / (burstMs * availableParallelism()));
+
+  // The control: as many requests at once that hash nothing (an anonymous { plans { tier } }),
+  // once the server is quiet again. What the steady query suffers then is the cost of taking
+  // that many requests on one event loop, whatever they do.
+  await sleep(2000);
+  const controlStart = performance.now();
+  const control = await Promise.all(
+    Array.from({ length: LOGINS }, (_, i) =>
+      burstGql(`{ plans { tier } }`, {}, { 'x-forwarded-for': `10.2.0.${1 + (i % ADDRESSES)}` }),
+    ),
+  );
+  const controlAnswered = performance.now() - controlStart;
+  await sleep(Math.max(500, burstMs - controlAnswered));
+  running = false;
+  await ticker;
+  await Promise.all(pending);
+
+  // Measured from the second one: the first second of the run warms the connections up.
+  const before = steady.filter((s) => s.at >= t0 + 1000 && s.at < burstStart).map((s) => s.ms);
+  const inBurst = steady.filter((s) => s.at >= burstStart && s.at < burstStart + burstMs);
+  const during = inBurst.map((s) => s.ms);
+  const inControl = steady
+    .filter((s) => s.at >= controlStart && s.at < controlStart + burstMs)
+    .map((s) => s.ms);
+  const controlRatio = p95(inControl) / p95(before);
+  const accepted = logins.filter((l) => !l.errors);
+  const refused = logins.filter((l) => l.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+  const other = logins.filter((l) => l.errors && !refused.includes(l));
+  const retryAfters = refused.map((l) => Number(l.errors![0]!.extensions!.retryAfter));
+  const lastAccepted = Math.max(...accepted.map((l) => l.end));
+  const completionRate = accepted.length / (lastAccepted / 1000);
+  const ratio = p95(during) / p95(before);
+  const refusedP95 = p95(refused.map((l) => l.ms));
+  const cpuOf = (list: ThreadStat[], tid: string) => list.find((t) => t.tid === tid)?.cpuMs ?? 0;
+  const loopCpu = cpuOf(cpuAfter, eventLoop) - cpuOf(cpuBefore, eventLoop);
+  const nices = new Map<number, number>();
+  for (const t of cpuAfter) nices.set(t.nice, (nices.get(t.nice) ?? 0) + 1);
+  const timeline: string[] = [];
+  for (let from = 0; from < burstMs; from += 500) {
+    const window = inBurst.filter(
+      (s) => s.at - burstStart >= from && s.at - burstStart < from + 500,
+    );
+    timeline.push(`${(from / 1000).toFixed(1)}s: ${fmt(p95(window.map((s) => s.ms)))}`);
+  }
+
+  const lines = [
+    '',
+    `Switchboard login burst, ${db.label}, ${availableParallelism()} cores`,
+    `  server   dist/src/main.js in its own process; NODE_ENV=production, TRUST_PROXY=true, a random`,
+    `           JWT_SECRET; shipped defaults otherwise: BCRYPT_COST ${COST}, HASH_WORKERS unset`,
+    `           (= ${workers} here), HASH_QUEUE_MAX unset (= 16), AUTH_RATE_PER_MINUTE 30,`,
+    `           LOGIN_RATE_PER_EMAIL_PER_MINUTE 10 (no limit raised), LOG_LEVEL info (to a file)`,
+    `  burst    ${LOGINS} logins at once from ${ADDRESSES} addresses (X-Forwarded-For), ${LOGINS / ADDRESSES} each (budget`,
+    `           30/min), over ${USERS} users, ${LOGINS_PER_USER} each (budget 10/min); no client retries`,
+    `  steady   { me { id } } at ${STEADY_PER_SECOND}/s, signed in, before the burst and throughout it`,
+    '',
+    `  steady p95 before the burst        ${fmt(p95(before))}  (${before.length} requests)`,
+    `  steady p95 during the burst        ${fmt(p95(during))}  (${during.length} requests${steadyFailures.length ? `; ${steadyFailures.length} more failed: ${[...new Set(steadyFailures)].join(', ')}` : ''})`,
+    `  ratio during / before              ${ratio.toFixed(2)}  (target <= 1.25: ${verdict(ratio <= 1.25)})`,
+    `  steady p95 by 0.5 s of the burst   ${timeline.join(', ')}`,
+    `  control: ${LOGINS} { plans { tier } } at once, no hashing (${control.filter((c) => !c.errors).length} answered without error${control.some((c) => c.errors) ? ` (others: ${[...new Set(control.filter((c) => c.errors).map((c) => String(c.errors![0]!.extensions?.code)))].join(', ')})` : ''}, last after ${fmt(controlAnswered)}):`,
+    `  steady p95 in as long a window     ${fmt(p95(inControl))}  (${inControl.length} requests), ratio ${controlRatio.toFixed(2)}`,
+    '',
+    `  logins accepted                    ${accepted.length}, p95 ${fmt(p95(accepted.map((l) => l.ms)))} (the first answered after ${fmt(Math.min(...accepted.map((l) => l.end)))}, the last after ${fmt(lastAccepted)})`,
+    `  logins refused (RATE_LIMITED)      ${refused.length}, p95 ${fmt(refusedP95)} (target <= 1000 ms: ${verdict(refusedP95 <= 1000)}), retryAfter ${Math.min(...retryAfters)}..${Math.max(...retryAfters)} s`,
+    `  other answers                      ${other.length}${other.length ? ` (${[...new Set(other.map((l) => String(l.errors![0]!.extensions?.code)))].join(', ')})` : ''}`,
+    `  burst length (last answer)         ${fmt(burstMs)}`,
+    '',
+    `  one core hashes at cost ${COST}         ${coreRate.toFixed(2)}/s (${fmt(hashMs)} a hash, hashSync in the bench process)`,
+    `  accepted logins completed at       ${completionRate.toFixed(2)}/s = ${((100 * completionRate) / coreRate).toFixed(0)}% of one core${workers > 1 ? `, ${((100 * completionRate) / (coreRate * workers)).toFixed(0)}% of ${workers}` : ''} (target >= 80%: ${verdict(completionRate >= 0.8 * coreRate)})`,
+    `  event loop CPU during the burst    ${fmt(loopCpu)} (${(loopCpu / LOGINS).toFixed(1)} ms a login request)`,
+    `  server threads by nice value       ${cpuAfter.length ? [...nices].map(([nice, count]) => `${count} at ${nice}`).join(', ') : 'n/a (not Linux)'}`,
+    `  other processes on this machine    ${Number.isNaN(othersShare) ? 'n/a' : `${othersShare.toFixed(0)}% of its CPU during the burst${db.env.DATABASE_URL ? ' (PostgreSQL included)' : ''}`}`,
+    `  server log                         ${log}`,
+  ];
+  console.log(lines.join('\n'));
+  await steadyAgent.close();
+  await burstAgent.close();
+  stop();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
