@@ -74,7 +74,10 @@ export async function registerProtection(
   if (options.maxEventLoopDelayMs > 0) {
     await server.register(underPressure, {
       maxEventLoopDelay: options.maxEventLoopDelayMs,
-      sampleInterval: 100,
+      // The delay is the mean over one window, and a window with no sample (the loop busy
+      // throughout) counts as infinite: a window as long as the bound (100 ms to 1 s) sheds only
+      // when the loop has been stuck about that long, not on a burst of short requests.
+      sampleInterval: Math.min(1_000, Math.max(100, options.maxEventLoopDelayMs)),
       // Returning a body makes under-pressure send it; returning nothing lets the request on.
       pressureHandler: ((request: FastifyRequest, reply: FastifyReply) => {
         if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return undefined;
