@@ -13,55 +13,136 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Context } from '../context';
 import { QueryTooComplexError, RateLimitedError } from '../errors';
 import type { CostBudget } from '../lib/cost-budget';
 import { DEFAULT_PAGE_SIZE } from '../lib/pagination';
 import type { Metrics } from '../metrics';
 
-/**
- * The cost model, Shopify's: every field costs 1, and a paged field (one with `first`) costs its
- * children once per row it may return: `first`, or the default page size.
- */
-const pagedEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
-  if (!field.args?.some((a) => a.name === 'first')) return undefined;
-  const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
-  return 1 + childComplexity * Math.max(1, first);
-};
+/** Where a paged field's `first` comes from. */
+type First = { literal: number } | { variable: string } | null;
 
-/** The requested cost of the operation; null when the variables are bad (execution refuses them). */
+/** One field of an operation, as the cost model sees it (fragments inlined). */
+interface CostNode {
+  /** The field's key in the response (its alias or name). */
+  key: string;
+  /** Present on a paged field (one with a `first` argument). */
+  first: First | undefined;
+  /** Whether the field returns a list (its items are costed by the costliest one). */
+  list: boolean;
+  children: CostNode[];
+}
+
+/**
+ * The operation's fields with fragments inlined, made once per parsed document (Apollo keeps
+ * parsed documents, so the same query string is the same object) and reused: a request then
+ * costs a walk of this small tree, not a schema-typed visit of the document.
+ */
+const plans = new WeakMap<DocumentNode, Map<string, CostNode[]>>();
+
+function compile(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): CostNode[] {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  }
+  const root =
+    operation.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
+  const visit = (set: SelectionSetNode, type: GraphQLObjectType, out: CostNode[]) => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const field = type.getFields()[selection.name.value];
+        if (!field) continue; // __typename and introspection cost nothing
+        const node: CostNode = {
+          key: selection.alias?.value ?? selection.name.value,
+          first: undefined,
+          list: false,
+          children: [],
+        };
+        if (field.args.some((arg) => arg.name === 'first')) {
+          const arg = selection.arguments?.find((a) => a.name.value === 'first');
+          node.first =
+            arg?.value.kind === Kind.INT
+              ? { literal: Number(arg.value.value) }
+              : arg?.value.kind === Kind.VARIABLE
+                ? { variable: arg.value.name.value }
+                : null;
+        }
+        const t = isNonNullType(field.type) ? field.type.ofType : field.type;
+        node.list = isListType(t);
+        const named = getNamedType(field.type);
+        if (selection.selectionSet && isObjectType(named)) {
+          visit(selection.selectionSet, named, node.children);
+        }
+        out.push(node);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const on = selection.typeCondition
+          ? schema.getType(selection.typeCondition.name.value)
+          : type;
+        visit(selection.selectionSet, isObjectType(on) ? on : type, out);
+      } else {
+        const fragment = fragments.get(selection.name.value);
+        const on = fragment && schema.getType(fragment.typeCondition.name.value);
+        if (fragment) visit(fragment.selectionSet, isObjectType(on) ? on : type, out);
+      }
+    }
+  };
+  const nodes: CostNode[] = [];
+  if (root) visit(operation.selectionSet, root, nodes);
+  return nodes;
+}
+
+function planOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): CostNode[] {
+  let byOperation = plans.get(document);
+  if (!byOperation) plans.set(document, (byOperation = new Map()));
+  const name = operation.name?.value ?? '';
+  let plan = byOperation.get(name);
+  if (!plan) byOperation.set(name, (plan = compile(schema, document, operation)));
+  return plan;
+}
+
+/** `first` as asked: a literal, a variable, or the default page. Null: a bad variable. */
+function firstOf(first: First, variables: Record<string, unknown>): number | null {
+  if (first === null) return DEFAULT_PAGE_SIZE;
+  if ('literal' in first) return first.literal;
+  const value = variables[first.variable];
+  if (value === undefined || value === null) return DEFAULT_PAGE_SIZE;
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/**
+ * The requested cost, Shopify's model: every field costs 1, and a paged field (one with
+ * `first`) costs its children once per row it may return: `first`, or the default page size.
+ * Null when a variable is bad (execution refuses it before anything runs).
+ */
 export function requestedCost(
   schema: GraphQLSchema,
   document: DocumentNode,
-  operationName: string | undefined,
+  operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
 ): number | null {
-  try {
-    return getComplexity({
-      schema,
-      query: document,
-      operationName,
-      variables,
-      estimators: [pagedEstimator, simpleEstimator({ defaultComplexity: 1 })],
-    });
-  } catch (err) {
-    const nodes = (err as { nodes?: readonly { kind: string }[] } | null)?.nodes;
-    if (nodes?.length === 1 && nodes[0]!.kind === Kind.VARIABLE_DEFINITION) return null;
-    if (err instanceof Error && /maximum allowed number of nodes/.test(err.message)) {
-      return Infinity;
+  let bad = false;
+  const cost = (nodes: CostNode[]): number => {
+    let total = 0;
+    for (const node of nodes) {
+      const children = cost(node.children);
+      if (node.first !== undefined) {
+        const first = firstOf(node.first, variables);
+        if (first === null) bad = true;
+        total += 1 + children * Math.max(1, first ?? 1);
+      } else total += 1 + children;
     }
-    throw err;
-  }
-}
-
-function unwrap(type: GraphQLOutputType): {
-  list: boolean;
-  named: ReturnType<typeof getNamedType>;
-} {
-  let t = type;
-  if (isNonNullType(t)) t = t.ofType;
-  return { list: isListType(t), named: getNamedType(type) };
+    return total;
+  };
+  const total = cost(planOf(schema, document, operation));
+  return bad ? null : total;
 }
 
 /**
@@ -76,59 +157,32 @@ export function actualCost(
   data: Record<string, unknown> | null | undefined,
 ): number {
   if (!data) return 0;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) {
-    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  }
-  const root =
-    operation.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
-  if (!root) return 0;
-
-  const setCost = (
-    set: SelectionSetNode,
-    type: GraphQLObjectType,
-    value: Record<string, unknown>,
-  ): number => {
+  const cost = (nodes: CostNode[], value: Record<string, unknown>): number => {
     let total = 0;
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) {
-        const field = type.getFields()[selection.name.value];
-        const key = selection.alias?.value ?? selection.name.value;
-        if (!field) {
-          total += selection.name.value === '__typename' ? 0 : 1;
-          continue;
+    for (const node of nodes) {
+      const v = value[node.key];
+      if (v === undefined) continue; // skipped (@skip/@include) or never reached
+      total += 1;
+      if (node.children.length === 0 || v === null || typeof v !== 'object') continue;
+      if (node.list && Array.isArray(v)) {
+        let most = 0;
+        for (const item of v) {
+          if (item && typeof item === 'object') {
+            most = Math.max(most, cost(node.children, item as Record<string, unknown>));
+          }
         }
-        const v = value[key];
-        if (v === undefined) continue; // skipped (@skip/@include) or never reached
-        total += 1;
-        if (!selection.selectionSet || v === null) continue;
-        const { list, named } = unwrap(field.type);
-        if (!isObjectType(named)) continue;
-        const child = (item: unknown) =>
-          item && typeof item === 'object'
-            ? setCost(selection.selectionSet!, named, item as Record<string, unknown>)
-            : 0;
-        if (list && Array.isArray(v)) {
-          let most = 0;
-          for (const item of v) most = Math.max(most, child(item));
-          total += most;
-        } else if (field.args.some((a) => a.name === 'first')) {
-          const rows = v as { nodes?: unknown[]; edges?: unknown[] };
-          const n = Math.max(rows.nodes?.length ?? 0, rows.edges?.length ?? 0, 1);
-          total += n * child(v);
-        } else {
-          total += child(v);
-        }
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        total += setCost(selection.selectionSet, type, value);
+        total += most;
+      } else if (node.first !== undefined) {
+        const rows = v as { nodes?: unknown[]; edges?: unknown[] };
+        const n = Math.max(rows.nodes?.length ?? 0, rows.edges?.length ?? 0, 1);
+        total += n * cost(node.children, v as Record<string, unknown>);
       } else {
-        const fragment = fragments.get(selection.name.value);
-        if (fragment) total += setCost(fragment.selectionSet, type, value);
+        total += cost(node.children, v as Record<string, unknown>);
       }
     }
     return total;
   };
-  return setCost(operation.selectionSet, root, data);
+  return cost(planOf(schema, document, operation), data);
 }
 
 /** Whose bucket pays: the API key, the user, or the address of an anonymous caller. */
@@ -168,22 +222,14 @@ export function queryCostPlugin(
       return {
         async didResolveOperation({ document, operation, request, contextValue }) {
           if (!operation) return;
-          requested = requestedCost(
-            schema,
-            document,
-            request.operationName ?? undefined,
-            request.variables ?? {},
-          );
+          requested = requestedCost(schema, document, operation, request.variables ?? {});
           if (requested === null) return; // bad variables: refused before anything runs
           if (requested > maxCost) {
-            const shown = Number.isFinite(requested) ? requested : undefined;
             throw withStatus(
-              new QueryTooComplexError(
-                shown === undefined
-                  ? 'The query has too many fields once its fragments are expanded'
-                  : `Query cost ${shown} is over the limit of ${maxCost}`,
-                { ...(shown === undefined ? {} : { cost: shown }), maxCost },
-              ),
+              new QueryTooComplexError(`Query cost ${requested} is over the limit of ${maxCost}`, {
+                cost: requested,
+                maxCost,
+              }),
               400,
             );
           }
@@ -198,13 +244,7 @@ export function queryCostPlugin(
           ran = true;
         },
         async willSendResponse({ response, document, operation }) {
-          if (
-            requested === null ||
-            !Number.isFinite(requested) ||
-            response.body.kind !== 'single'
-          ) {
-            return;
-          }
+          if (requested === null || response.body.kind !== 'single') return;
           const result = response.body.singleResult;
           let actual = 0;
           if (ran && document && operation) {
