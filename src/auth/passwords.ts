@@ -135,6 +135,14 @@ export class PasswordHasher {
     };
   }
 
+  /**
+   * RATE_LIMITED when no place is free in the hashing queue, else null: lets the HTTP layer
+   * refuse a sign-in before any GraphQL work, when a burst has filled the queue.
+   */
+  refusal(): RateLimitedError | null {
+    return this.inFlight >= this.capacity ? new RateLimitedError(this.retryAfter()) : null;
+  }
+
   async hash(password: string): Promise<string> {
     const slot = this.reserve();
     try {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyRequest } from 'fastify';
-import { Kind, parse, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { IdempotentRequest } from '../entities';
 import type { Clock } from '../lib/clock';
+import { rootOperation } from './operation';
 
 /** What the header may hold: 1 to 200 printable ASCII characters (as invokeTool's key). */
 const KEY = /^[\x21-\x7e]{1,200}$/;
@@ -25,19 +25,6 @@ export interface SimpleResponse {
   body: string;
 }
 
-function rootFields(set: SelectionSetNode, doc: ReturnType<typeof parse>, out: Set<string>) {
-  for (const selection of set.selections) {
-    if (selection.kind === Kind.FIELD) out.add(selection.name.value);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) rootFields(selection.selectionSet, doc, out);
-    else {
-      const fragment = doc.definitions.find(
-        (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
-      );
-      if (fragment && 'selectionSet' in fragment) rootFields(fragment.selectionSet, doc, out);
-    }
-  }
-}
-
 /**
  * How a request carrying `Idempotency-Key` is run (the contract's Transport section):
  * - not a mutation, or a document that does not parse: as any other request (Apollo answers);
@@ -55,26 +42,9 @@ export function planIdempotency(
     return { error: 'Idempotency-Key must be 1 to 200 printable ASCII characters' };
   }
   const params = (body ?? {}) as { query?: unknown; operationName?: unknown; variables?: unknown };
-  if (typeof params.query !== 'string') return { kind: 'plain' };
-  let doc;
-  try {
-    doc = parse(params.query, { noLocation: true, maxTokens: 10_000 });
-  } catch {
-    return { kind: 'plain' };
-  }
-  const operations = doc.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
-  const operation =
-    typeof params.operationName === 'string'
-      ? operations.find((o) => o.name?.value === params.operationName)
-      : operations.length === 1
-        ? operations[0]
-        : undefined;
-  if (!operation || operation.operation !== 'mutation') return { kind: 'plain' };
-  const fields = new Set<string>();
-  rootFields(operation.selectionSet, doc, fields);
-  if (fields.has('invokeTool')) return { kind: 'tool', key };
+  const root = rootOperation(params.query, params.operationName);
+  if (!root || root.operation.operation !== 'mutation') return { kind: 'plain' };
+  if (root.fields.has('invokeTool')) return { kind: 'tool', key };
   const hash = createHash('sha256')
     .update(JSON.stringify([params.query, params.variables ?? null, params.operationName ?? null]))
     .digest('hex');

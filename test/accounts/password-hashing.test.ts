@@ -138,6 +138,31 @@ describe('the bounded hashing queue', () => {
     }
   });
 
+  it('while the queue is full, refuses a sign-in before any GraphQL work: HTTP 429, not one statement', async () => {
+    app = await startTestApp({
+      hashWorkers: 1,
+      hashQueueMax: 0,
+      bcryptCost: 12,
+      redisUrl: undefined,
+    });
+    const a = app;
+    const u = await a.seed.user();
+    // One login holds the only place; the next, sent meanwhile, is refused at the door.
+    const holding = login(a, u.email, u.password);
+    await new Promise((r) => setTimeout(r, 20));
+    let refused: GraphQLResponse | undefined;
+    const sql = await a.countQueries(async () => {
+      refused = await login(a, u.email, u.password);
+    });
+    const err = expectErrorCode(refused!, 'RATE_LIMITED');
+    expect(refused!.status).toBe(429);
+    expect(Number(refused!.headers.get('retry-after'))).toBe(err.extensions?.retryAfter);
+    expect(sql).toEqual([]);
+    // While the queue is still full, a query that merely mentions a sign-in word goes through.
+    expectNoErrors(await a.gql(`{ login: me { id } }`, {}, u.accessToken));
+    expectNoErrors(await holding);
+  });
+
   it('spends none of the email’s sign-in budget on a login the queue refused', async () => {
     const budget = 8;
     app = await startTestApp({
