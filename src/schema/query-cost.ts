@@ -8,7 +8,6 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLObjectType,
-  type GraphQLOutputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
