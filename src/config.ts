@@ -184,7 +184,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) {
     problems.push('METRICS_TOKEN: at least 16 characters');
   }
-  if (e.QUERY_COST_BUCKET !== undefined && e.QUERY_COST_BUCKET < e.QUERY_MAX_COST) {
+  // (Cross-checks only between values that passed their own validation.)
+  if (
+    problems.length === 0 &&
+    e.QUERY_COST_BUCKET !== undefined &&
+    e.QUERY_COST_BUCKET < e.QUERY_MAX_COST
+  ) {
     problems.push('QUERY_COST_BUCKET: must hold at least QUERY_MAX_COST, or no document could run');
   }
   if (problems.length > 0) {

@@ -184,6 +184,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
     expect(() => loadConfig({ AUTH_RATE_PER_MINUTE: '0' })).toThrow(/AUTH_RATE_PER_MINUTE/);
     expect(loadConfig({}).metricsToken).toBeUndefined();
+    // Each bad value is named, however they combine.
+    expect(() => loadConfig({ QUERY_COST_BUCKET: '1000000000' })).toThrow(
+      /QUERY_COST_BUCKET: must be a whole number/,
+    );
+    expect(() => loadConfig({ QUERY_COST_BUCKET: '100' })).toThrow(
+      /QUERY_COST_BUCKET: must hold at least QUERY_MAX_COST/,
+    );
+    expect(() => loadConfig({ DB_POOL_MAX: '1' })).toThrow(/DB_POOL_MAX/);
+    expect(loadConfig({}).costBucketSize).toBe(2 * loadConfig({}).queryMaxCost);
   });
 });
 
