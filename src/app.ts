@@ -10,7 +10,6 @@ import cors from '@fastify/cors';
 import { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { applyMiddleware } from 'graphql-middleware';
 import Redis from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -38,7 +37,7 @@ import { RateLimiter } from './lib/rate-limit';
 import { RedisHealth } from './lib/redis-health';
 import { createLoaders } from './loaders';
 import { Metrics } from './metrics';
-import { permissions, unwrapAllowedFields } from './permissions';
+import { guardSchema } from './permissions';
 import { AccountService } from './resolvers/accounts/account.service';
 import { AdminService } from './resolvers/admin/admin.service';
 import { AuditService } from './resolvers/admin/audit.service';
@@ -377,8 +376,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
 
   const baseSchema = buildAppSchema(services);
-  const schema = applyMiddleware(baseSchema, permissions);
-  unwrapAllowedFields(schema, baseSchema);
+  const schema = guardSchema(baseSchema);
   const authenticator = new Authenticator(accessTokens);
 
   const server: FastifyInstance = (Fastify as unknown as (o: object) => FastifyInstance)({

@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import { isObjectType } from 'graphql';
+import { applyRules } from './apply-rules';
 import { allow, and, deny, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield/typings/types';
 import type { Context } from '../context';
@@ -110,31 +110,28 @@ export const permissionRules: IRules = {
   AuditEntryEdge: { '*': allow },
 };
 
+/** A rule that answered false: FORBIDDEN for a signed-in caller, UNAUTHENTICATED otherwise. */
+function fallbackError(ctx: unknown): Error {
+  return (ctx as Context).viewer.kind === 'user'
+    ? new ForbiddenError()
+    : new UnauthenticatedError();
+}
+
+/**
+ * The shield map applied to `schema` in place: default deny, fields whose rule is `allow` left
+ * as they are, every other field checked synchronously before its resolver (./apply-rules.ts).
+ */
+export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
+  applyRules(schema, permissionRules, { fallbackRule: deny, fallbackError });
+  return schema;
+}
+
+/**
+ * The same map through graphql-shield's own middleware (what `guardSchema` replaces), kept for
+ * `npm run bench:shield`, which measures both.
+ */
 export const permissions = shield(permissionRules, {
   fallbackRule: deny,
   allowExternalErrors: true,
-  fallbackError: (_err, _parent, _args, ctx) =>
-    (ctx as unknown as Context).viewer.kind === 'user'
-      ? new ForbiddenError()
-      : new UnauthenticatedError(),
+  fallbackError: (_err, _parent, _args, ctx) => fallbackError(ctx),
 });
-
-/**
- * graphql-shield wraps every field in an async function, allowed ones too; on a page of 100
- * rows that is thousands of promises for nothing. A field whose rule is `allow` gets its own
- * resolver back (or none, the default one), which is exactly what `allow` means.
- */
-export function unwrapAllowedFields(shielded: GraphQLSchema, original: GraphQLSchema): void {
-  for (const [typeName, rules] of Object.entries(permissionRules)) {
-    if (typeof rules !== 'object' || rules === null) continue;
-    const type = shielded.getType(typeName);
-    const source = original.getType(typeName);
-    if (!isObjectType(type) || !isObjectType(source)) continue;
-    const fieldRules = rules as Record<string, unknown>;
-    const sourceFields = source.getFields();
-    for (const [fieldName, field] of Object.entries(type.getFields())) {
-      const rule = fieldName in fieldRules ? fieldRules[fieldName] : fieldRules['*'];
-      if (rule === allow) field.resolve = sourceFields[fieldName]?.resolve;
-    }
-  }
-}

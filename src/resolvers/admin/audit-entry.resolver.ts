@@ -5,7 +5,10 @@ import { AuditEntry, User } from '../../entities';
 @Resolver(() => AuditEntry)
 export class AuditEntryResolver {
   @FieldResolver(() => User, { nullable: true, description: 'The admin; null if since deleted' })
-  actor(@Root() entry: AuditEntry, @Ctx() ctx: Context): Promise<User | null> | null {
+  actor(
+    @Root() entry: Pick<AuditEntry, 'actor'>,
+    @Ctx() ctx: Context,
+  ): Promise<User | null> | null {
     return entry.actor ? ctx.loaders.user.load(entry.actor.id) : null;
   }
 }

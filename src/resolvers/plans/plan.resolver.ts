@@ -18,7 +18,7 @@ export class PlanResolver {
   @FieldResolver(() => ID, {
     description: "The tier's name, e.g. FREE: lets client caches normalize plans",
   })
-  id(@Root() plan: Plan): string {
+  id(@Root() plan: Pick<Plan, 'tier'>): string {
     return plan.tier;
   }
 

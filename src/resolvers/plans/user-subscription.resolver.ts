@@ -9,7 +9,7 @@ export class UserSubscriptionResolver {
   constructor(private readonly services: Services) {}
 
   @FieldResolver(() => SubscriptionView, { description: 'Owner or admin' })
-  subscription(@Root() user: User, @Ctx() ctx: Context): Promise<SubscriptionView> {
+  subscription(@Root() user: Pick<User, 'id'>, @Ctx() ctx: Context): Promise<SubscriptionView> {
     return this.services.subscriptions.viewFor(ctx.loaders, user.id);
   }
 }

@@ -10,7 +10,11 @@ export class UserTasksResolver {
   constructor(private readonly services: Services) {}
 
   @FieldResolver(() => TaskConnection, { description: 'Owner or admin; newest first' })
-  tasks(@Root() user: User, @Args(() => TaskPageArgs) args: TaskPageArgs, @Ctx() ctx: Context) {
+  tasks(
+    @Root() user: Pick<User, 'id'>,
+    @Args(() => TaskPageArgs) args: TaskPageArgs,
+    @Ctx() ctx: Context,
+  ) {
     return this.services.tasks.ownerPage(ctx.loaders, user.id, args);
   }
 }

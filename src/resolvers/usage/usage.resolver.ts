@@ -35,21 +35,24 @@ export class UsageResolver {
   }
 
   @FieldResolver(() => Tool)
-  async tool(@Root() record: UsageRecord, @Ctx() ctx: Context): Promise<Tool> {
+  async tool(@Root() record: Pick<UsageRecord, 'tool'>, @Ctx() ctx: Context): Promise<Tool> {
     const tool = await ctx.loaders.tool.load(record.tool.id);
     if (!tool) throw new NotFoundError('Tool');
     return tool;
   }
 
   @FieldResolver(() => User)
-  async user(@Root() record: UsageRecord, @Ctx() ctx: Context): Promise<User> {
+  async user(@Root() record: Pick<UsageRecord, 'user'>, @Ctx() ctx: Context): Promise<User> {
     const user = await ctx.loaders.user.load(record.user.id);
     if (!user) throw new NotFoundError('User');
     return user;
   }
 
   @FieldResolver(() => ApiKey, { nullable: true, description: 'The key used, if any' })
-  apiKey(@Root() record: UsageRecord, @Ctx() ctx: Context): Promise<ApiKey | null> | null {
+  apiKey(
+    @Root() record: Pick<UsageRecord, 'apiKey'>,
+    @Ctx() ctx: Context,
+  ): Promise<ApiKey | null> | null {
     return record.apiKey ? ctx.loaders.apiKey.load(record.apiKey.id) : null;
   }
 }

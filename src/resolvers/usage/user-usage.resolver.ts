@@ -8,7 +8,10 @@ export class UserUsageResolver {
   constructor(private readonly services: Services) {}
 
   @FieldResolver(() => UsageSummary, { description: 'Owner or admin; batched across users' })
-  usage(@Root() user: User, @Args(() => UsageRangeArgs) args: UsageRangeArgs): UsageSummary {
+  usage(
+    @Root() user: Pick<User, 'id'>,
+    @Args(() => UsageRangeArgs) args: UsageRangeArgs,
+  ): UsageSummary {
     const range = this.services.usage.range(args.from, args.to);
     return this.services.usage.summary(user.id, range);
   }

@@ -1,0 +1,146 @@
+import {
+  defaultFieldResolver,
+  isIntrospectionType,
+  isObjectType,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+} from 'graphql';
+import { allow, deny } from 'graphql-shield';
+import type { IRules, ShieldRule } from 'graphql-shield/typings/types';
+
+/**
+ * graphql-shield exports its rule constructors, not its rule classes: a rule is told by its
+ * shape (a rule has `func`, a logic rule `getRules`) and a logic rule by its class name.
+ */
+interface Rule {
+  name: string;
+  cache: string;
+  func: (parent: unknown, args: unknown, ctx: unknown, info: unknown) => unknown;
+}
+interface LogicRule {
+  getRules(): ShieldRule[];
+}
+const isRule = (r: unknown): r is Rule =>
+  typeof r === 'object' && r !== null && typeof (r as Rule).func === 'function';
+const isLogicRule = (r: unknown): r is LogicRule =>
+  typeof r === 'object' && r !== null && typeof (r as LogicRule).getRules === 'function';
+const kindOf = (r: object) => r.constructor.name;
+
+type Verdict = boolean | Error | Promise<boolean | Error>;
+
+interface Options {
+  /** The rule of a field (or type) the map does not name: deny. */
+  fallbackRule: ShieldRule;
+  /** The error of a rule that answered false. */
+  fallbackError: (ctx: unknown) => Error;
+}
+
+/** One rule's answer, normalized as graphql-shield does: true, an Error, or false. */
+function normalize(result: unknown): boolean | Error {
+  if (result === true) return true;
+  if (result instanceof Error) return result;
+  if (typeof result === 'string') return new Error(result);
+  return false;
+}
+
+/** Per request (context), the answers of rules that depend on the context alone. */
+const contextual = new WeakMap<object, Map<Rule, boolean | Error>>();
+
+function evaluate(
+  rule: ShieldRule,
+  parent: unknown,
+  args: Record<string, unknown>,
+  ctx: object,
+  info: GraphQLResolveInfo,
+): Verdict {
+  if (rule === allow) return true;
+  if (rule === deny) return false;
+  if (isLogicRule(rule) && (kindOf(rule) === 'RuleAnd' || kindOf(rule) === 'RuleOr')) {
+    const and = kindOf(rule) === 'RuleAnd';
+    const results = rule.getRules().map((r) => evaluate(r, parent, args, ctx, info));
+    const combine = (values: (boolean | Error)[]): boolean | Error => {
+      if (and) {
+        if (values.every((v) => v === true)) return true;
+        return values.find((v) => v instanceof Error) ?? false;
+      }
+      if (values.some((v) => v === true)) return true;
+      return values.find((v) => v instanceof Error) ?? false;
+    };
+    return results.some((r) => r instanceof Promise)
+      ? Promise.all(results).then(combine)
+      : combine(results as (boolean | Error)[]);
+  }
+  if (isRule(rule)) {
+    const cached = rule.cache === 'contextual';
+    if (cached) {
+      const known = contextual.get(ctx)?.get(rule);
+      if (known !== undefined) return known;
+    }
+    let result: unknown;
+    try {
+      result = rule.func(parent, args, ctx, info);
+    } catch {
+      return false; // as graphql-shield without debug: a rule that throws denies
+    }
+    const remember = (value: boolean | Error) => {
+      if (cached) {
+        let map = contextual.get(ctx);
+        if (!map) contextual.set(ctx, (map = new Map()));
+        map.set(rule, value);
+      }
+      return value;
+    };
+    return result instanceof Promise
+      ? result.then(normalize, () => false).then(remember)
+      : remember(normalize(result));
+  }
+  // not, chain and race are not used in the map; refusing them keeps the evaluator honest.
+  throw new Error(`Unsupported permission rule ${kindOf(rule as object)}`);
+}
+
+/**
+ * Applies graphql-shield's rule map with graphql-shield's semantics (default deny, a type's `*`
+ * wildcard, logic rules, contextual caching, allowExternalErrors, the fallback error) but
+ * evaluates the rules synchronously in the field's own resolver. graphql-shield's middleware makes
+ * every guarded field an async function with a cache lookup, whatever its rule: on a page of 50
+ * users that is hundreds of promises (and their async-hook bookkeeping) for checks that are
+ * comparisons. Fields whose rule is `allow` keep their resolver untouched.
+ */
+export function applyRules(schema: GraphQLSchema, rules: IRules, options: Options): void {
+  const map = rules as Record<string, ShieldRule | Record<string, ShieldRule>>;
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || isIntrospectionType(type)) continue;
+    const typeRules = map[type.name];
+    const fields = type.getFields();
+    const single = isRule(typeRules) || isLogicRule(typeRules);
+    if (typeRules && !single) {
+      for (const name of Object.keys(typeRules)) {
+        if (name !== '*' && !(name in fields)) {
+          throw new Error(`Permission rule for ${type.name}.${name}, which the schema lacks`);
+        }
+      }
+    }
+    for (const [name, field] of Object.entries(fields)) {
+      let rule: ShieldRule;
+      if (!typeRules) rule = options.fallbackRule;
+      else if (single) rule = typeRules as ShieldRule;
+      else {
+        const fieldRules = typeRules as Record<string, ShieldRule>;
+        rule = fieldRules[name] ?? fieldRules['*'] ?? options.fallbackRule;
+      }
+      if (rule === allow) continue;
+      const resolve: GraphQLFieldResolver<unknown, object> = field.resolve ?? defaultFieldResolver;
+      const fallback = options.fallbackError;
+      const guarded: GraphQLFieldResolver<unknown, object> = (parent, args, ctx, info) => {
+        const verdict = evaluate(rule, parent, args, ctx, info);
+        const decide = (v: boolean | Error) => {
+          if (v === true) return resolve(parent, args, ctx, info);
+          return v instanceof Error ? v : fallback(ctx);
+        };
+        return verdict instanceof Promise ? verdict.then(decide) : decide(verdict);
+      };
+      field.resolve = guarded;
+    }
+  }
+}
