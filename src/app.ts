@@ -22,6 +22,7 @@ import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded';
 import { ormOptions } from './db/orm-options';
 import { migrate, underStartupLock } from './db/migrate';
 import { guardPool } from './db/pool-guard';
+import { sendStatementsAsText } from './db/query';
 import { prepareDatabase } from './db/server-settings';
 import { isDatabaseUnavailable } from './db/unavailable';
 import { IdempotentRequest } from './entities';
@@ -260,6 +261,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   // On PGlite (in this process) no timer can fire while it works: no deadline there.
   if (!database.embedded) guardPool(orm.em.getKnex(), config.dbAcquireTimeoutMs);
+  else sendStatementsAsText(orm.em.getKnex());
   if (config.migrateOnStart) {
     const executed = await migrate(orm, database.embedded);
     if (executed.length > 0) logger.info({ migrations: executed }, 'applied migrations');

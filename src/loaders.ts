@@ -9,6 +9,7 @@ import type { Page } from './lib/pagination';
 import { toPlain } from './lib/rows';
 import { systemClock, type Clock } from './lib/clock';
 import { UsageAggregates, type UsageRange } from './resolvers/usage/usage.service';
+import { query } from './db/query';
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
   const map = new Map(rows.map((row) => [row.id, row]));
@@ -74,7 +75,8 @@ export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock =
   const usage = new UsageAggregates(em, clock);
   const loaders = {
     user: new DataLoader<string, User | null>(async (ids) => {
-      const rows: Record<string, unknown>[] = await em.execute(
+      const rows: Record<string, unknown>[] = await query(
+        em,
         `select * from users where id = any(?::uuid[])`,
         [uuidArray(ids)],
       );

@@ -3,6 +3,7 @@ import type { ApiKeyScope, Role } from '../entities/enums';
 import { isUuid } from '../lib/ids';
 import { AccessTokens, parseApiKey, safeEqualHex, sha256 } from './tokens';
 import { ANONYMOUS, INVALID_CREDENTIALS, type Viewer, type ViewerAccount } from './viewer';
+import { query } from '../db/query';
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -51,7 +52,8 @@ export class Authenticator {
   private async fromAccessToken(em: EntityManager, token: string): Promise<Viewer> {
     const claims = this.accessTokens.verify(token);
     if (!claims || !isUuid(claims.sub) || !isUuid(claims.sid)) return INVALID_CREDENTIALS;
-    const rows: AccountRow[] = await em.execute(
+    const rows: AccountRow[] = await query(
+      em,
       `select ${ACCOUNT_COLUMNS} from users u
          join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
         where u.id = ? and u.is_active`,
@@ -71,7 +73,8 @@ export class Authenticator {
       scopes: ApiKeyScope[];
       expires_at: Date | null;
       last_used_at: Date | null;
-    })[] = await em.execute(
+    })[] = await query(
+      em,
       `select k.id as key_id, k.secret_hash, k.scopes, k.expires_at, k.last_used_at,
               ${ACCOUNT_COLUMNS}
          from api_keys k join users u on u.id = k.user_id
@@ -88,7 +91,8 @@ export class Authenticator {
       now.getTime() - new Date(row.last_used_at).getTime() >= LAST_USED_RESOLUTION_MS
     ) {
       // At most one write a minute per key, and only when this request found it stale.
-      await em.execute(
+      await query(
+        em,
         `update api_keys set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?)`,
         [now, row.key_id, new Date(now.getTime() - LAST_USED_RESOLUTION_MS)],
       );

@@ -1,5 +1,6 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import type { IdempotentRequest } from './idempotent-request.entity';
+import { query } from '../db/query';
 
 /** How long a stored response is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -19,7 +20,8 @@ export class IdempotentRequestRepository extends EntityRepository<IdempotentRequ
    * entry past its 24 hours is taken over.
    */
   async claim(caller: string, key: string, requestHash: string, now: Date): Promise<boolean> {
-    const rows: unknown[] = await this.em.execute(
+    const rows: unknown[] = await query(
+      this.em,
       `insert into idempotent_requests (caller, key, request_hash, status, body, created_at)
        values (?, ?, ?, 0, '', ?)
        on conflict (caller, key) do update
@@ -33,7 +35,8 @@ export class IdempotentRequestRepository extends EntityRepository<IdempotentRequ
   }
 
   async stored(caller: string, key: string): Promise<StoredResponse | null> {
-    const rows: { request_hash: string; status: number; body: string }[] = await this.em.execute(
+    const rows: { request_hash: string; status: number; body: string }[] = await query(
+      this.em,
       `select request_hash, status, body from idempotent_requests where caller = ? and key = ?`,
       [caller, key],
     );
@@ -42,7 +45,8 @@ export class IdempotentRequestRepository extends EntityRepository<IdempotentRequ
   }
 
   async complete(caller: string, key: string, status: number, body: string): Promise<void> {
-    await this.em.execute(
+    await query(
+      this.em,
       `update idempotent_requests set status = ?, body = ? where caller = ? and key = ?`,
       [status, body, caller, key],
     );
@@ -50,7 +54,8 @@ export class IdempotentRequestRepository extends EntityRepository<IdempotentRequ
 
   /** Forgets responses past their 24 hours; the number removed. */
   async expire(now: Date): Promise<number> {
-    const rows: unknown[] = await this.em.execute(
+    const rows: unknown[] = await query(
+      this.em,
       `delete from idempotent_requests where created_at < ? returning 1`,
       [new Date(now.getTime() - IDEMPOTENCY_TTL_MS)],
     );

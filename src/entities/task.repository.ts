@@ -12,6 +12,7 @@ import {
 } from '../lib/pagination';
 import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
+import { query as run } from '../db/query';
 
 export interface TaskFilterValues {
   status?: TaskStatus[] | null;
@@ -139,7 +140,7 @@ export class TaskRepository extends EntityRepository<Task> {
         order by ${key.sql} ${dir}, t.id ${dir} limit ?`;
     }
     params.push(limit);
-    const rows: Row[] = await this.getEntityManager().execute(sql, params);
+    const rows: Row[] = await run(this.getEntityManager(), sql, params);
     const byOwner = new Map<string | null, Row[]>();
     for (const row of rows) {
       const owner = ownerIds ? row.owner_id : null;
@@ -179,14 +180,16 @@ export class TaskRepository extends EntityRepository<Task> {
     const whereSql = where.length ? `where ${where.join(' and ')}` : '';
     const result = new Map<string | null, number>();
     if (!ownerIds) {
-      const rows: { n: string }[] = await this.getEntityManager().execute(
+      const rows: { n: string }[] = await run(
+        this.getEntityManager(),
         `select count(*) as n from tasks t ${whereSql}`,
         params,
       );
       result.set(null, toGraphQLInt(rows[0]?.n));
       return result;
     }
-    const rows: { owner_id: string; n: string }[] = await this.getEntityManager().execute(
+    const rows: { owner_id: string; n: string }[] = await run(
+      this.getEntityManager(),
       `select t.owner_id, count(*) as n from tasks t ${whereSql} group by t.owner_id`,
       params,
     );

@@ -3,6 +3,7 @@ import { BadUserInputError } from '../errors';
 import { isUuid } from './ids';
 import { toGraphQLInt } from './numbers';
 import { toPlain } from './rows';
+import { query } from '../db/query';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -200,7 +201,8 @@ export async function newestFirstPage<T extends object>(
   }
   const whereSql = conditions.length ? `where ${conditions.join(' and ')}` : '';
   values.push(first + 1);
-  const rows: (Record<string, unknown> & { sort_key: string; id: string })[] = await em.execute(
+  const rows: (Record<string, unknown> & { sort_key: string; id: string })[] = await query(
+    em,
     `select t.*, t.created_at::text as sort_key from ${table} t ${whereSql}
       order by t.created_at desc, t.id desc limit ?`,
     values,
@@ -222,7 +224,8 @@ export async function countRows(
   params: unknown[],
 ): Promise<number> {
   const whereSql = where.length ? `where ${where.join(' and ')}` : '';
-  const rows: { n: string }[] = await em.execute(
+  const rows: { n: string }[] = await query(
+    em,
     `select count(*) as n from ${table} t ${whereSql}`,
     params,
   );

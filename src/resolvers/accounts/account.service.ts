@@ -21,6 +21,7 @@ import type {
   UpdateProfileInput,
 } from './account.inputs';
 import { normalizeEmail } from '../../lib/text';
+import { query } from '../../db/query';
 
 interface RefreshRow {
   id: string;
@@ -121,7 +122,8 @@ export class AccountService {
     const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
     if (token.length < 20 || token.length > 200) throw invalid();
     const now = this.clock.now();
-    const rows: RefreshRow[] = await em.execute(
+    const rows: RefreshRow[] = await query(
+      em,
       `select rt.id, rt.session_id, rt.expires_at, rt.used_at, s.revoked_at, u.id as user_id, u.is_active
          from refresh_tokens rt
          join auth_sessions s on s.id = rt.session_id
@@ -138,7 +140,8 @@ export class AccountService {
     if (new Date(row.expires_at).getTime() <= now.getTime()) throw invalid();
 
     const rotated = await em.transactional(async (tx) => {
-      const claimed: unknown[] = await tx.execute(
+      const claimed: unknown[] = await query(
+        tx,
         `update refresh_tokens set used_at = ? where id = ? and used_at is null returning id`,
         [now, row.id],
       );
@@ -156,7 +159,8 @@ export class AccountService {
 
   /** Ends the session of `refreshToken` if it is the caller's; false otherwise. */
   async logout(em: EntityManager, viewer: SignedInViewer, refreshToken: string): Promise<boolean> {
-    const result: unknown[] = await em.execute(
+    const result: unknown[] = await query(
+      em,
       `update auth_sessions s set revoked_at = ?
          from refresh_tokens rt
         where rt.token_hash = ? and rt.session_id = s.id and s.user_id = ? and s.revoked_at is null
@@ -167,7 +171,8 @@ export class AccountService {
   }
 
   async logoutAll(em: EntityManager, viewer: SignedInViewer): Promise<boolean> {
-    await em.execute(
+    await query(
+      em,
       `update auth_sessions set revoked_at = ? where user_id = ? and revoked_at is null`,
       [this.clock.now(), viewer.account.id],
     );
@@ -211,12 +216,13 @@ export class AccountService {
     }
     const keep = viewer.via === 'jwt' ? viewer.sessionId : null;
     await em.transactional(async (tx) => {
-      await tx.execute(`update users set password_hash = ?, updated_at = ? where id = ?`, [
+      await query(tx, `update users set password_hash = ?, updated_at = ? where id = ?`, [
         passwordHash,
         this.clock.now(),
         user.id,
       ]);
-      await tx.execute(
+      await query(
+        tx,
         `update auth_sessions set revoked_at = ?
           where user_id = ? and revoked_at is null and id is distinct from ?`,
         [this.clock.now(), user.id, keep],
@@ -226,10 +232,10 @@ export class AccountService {
   }
 
   private async revokeSession(em: EntityManager, sessionId: string, now: Date): Promise<void> {
-    await em.execute(
-      `update auth_sessions set revoked_at = ? where id = ? and revoked_at is null`,
-      [now, sessionId],
-    );
+    await query(em, `update auth_sessions set revoked_at = ? where id = ? and revoked_at is null`, [
+      now,
+      sessionId,
+    ]);
   }
 
   private async startSession(tx: EntityManager, user: User, now: Date): Promise<AuthPayload> {

@@ -7,6 +7,7 @@ import { requireId } from '../../lib/ids';
 import { countRows, escapeLike, newestFirstPage, pageSize } from '../../lib/pagination';
 import type { AuditService } from './audit.service';
 import { UserConnection, type UsersArgs } from './admin.types';
+import { query } from '../../db/query';
 
 export class AdminService {
   constructor(private readonly audit: AuditService) {}
@@ -50,7 +51,8 @@ export class AdminService {
     return this.changeUser(em, actor, userId, 'user.setActive', async (user, tx) => {
       user.isActive = active;
       if (!active) {
-        await tx.execute(
+        await query(
+          tx,
           `update auth_sessions set revoked_at = now() where user_id = ? and revoked_at is null`,
           [user.id],
         );
@@ -71,7 +73,8 @@ export class AdminService {
   ): Promise<User> {
     requireId(userId, 'userId');
     return em.transactional(async (tx) => {
-      const admins: { id: string }[] = await tx.execute(
+      const admins: { id: string }[] = await query(
+        tx,
         `select id from users where role = 'ADMIN' and is_active order by id for update`,
       );
       const user = await tx.findOne(User, { id: userId });

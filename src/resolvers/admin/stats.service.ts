@@ -4,6 +4,7 @@ import { BadUserInputError } from '../../errors';
 import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
 import type { UsageByTool } from '../usage/usage.types';
+import { query } from '../../db/query';
 
 function days(last: number | null | undefined): number {
   const value = last ?? 30;
@@ -20,11 +21,13 @@ function days(last: number | null | undefined): number {
 export class StatsService {
   async totals(em: EntityManager) {
     const [users, tasks] = await Promise.all([
-      em.execute<{ users: string; active: string; admins: string }[]>(
+      query<{ users: string; active: string; admins: string }[]>(
+        em,
         `select count(*) as users, count(*) filter (where is_active) as active,
                 count(*) filter (where role = 'ADMIN' and is_active) as admins from users`,
       ),
-      em.execute<{ status: TaskStatus; n: string }[]>(
+      query<{ status: TaskStatus; n: string }[]>(
+        em,
         `select status, count(*) as n from tasks group by status`,
       ),
     ]);
@@ -43,7 +46,8 @@ export class StatsService {
   }
 
   async calls(em: EntityManager, last: number | null | undefined): Promise<number> {
-    const rows = await em.execute<{ n: string }[]>(
+    const rows = await query<{ n: string }[]>(
+      em,
       `select count(*) as n from usage_records where created_at >= now() - make_interval(days => ?)`,
       [days(last)],
     );
@@ -51,7 +55,8 @@ export class StatsService {
   }
 
   async tokens(em: EntityManager, last: number | null | undefined): Promise<number> {
-    const rows = await em.execute<{ n: string }[]>(
+    const rows = await query<{ n: string }[]>(
+      em,
       `select coalesce(sum(total_tokens), 0) as n from usage_records
         where created_at >= now() - make_interval(days => ?)`,
       [days(last)],
@@ -69,7 +74,8 @@ export class StatsService {
     if (!Number.isInteger(n) || n < 1 || n > 50) {
       throw new BadUserInputError('limit must be 1 to 50', ['limit']);
     }
-    const rows = await em.execute<{ tool_id: string; calls: string; tokens: string }[]>(
+    const rows = await query<{ tool_id: string; calls: string; tokens: string }[]>(
+      em,
       `select tool_id, count(*) as calls, coalesce(sum(total_tokens), 0) as tokens
          from usage_records where created_at >= now() - interval '30 days'
         group by tool_id order by tokens desc, calls desc limit ?`,

@@ -10,6 +10,7 @@ import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
 import type { AuditService } from '../admin/audit.service';
 import type { SubscriptionView } from './subscription.types';
+import { query } from '../../db/query';
 
 export interface Reservation {
   userId: string;
@@ -101,7 +102,8 @@ export class SubscriptionService {
   async reserve(em: EntityManager, userId: string, amount: number): Promise<Reservation> {
     const now = this.clock.now();
     const monthStart = monthOf(now).start;
-    const rows: { period_start: Date }[] = await em.execute(
+    const rows: { period_start: Date }[] = await query(
+      em,
       `update subscriptions s set
           tokens_used = case when s.period_start < ? then 0 else s.tokens_used end,
           tokens_reserved = case when s.period_start < ? then 0 else s.tokens_reserved end + ?,
@@ -116,7 +118,8 @@ export class SubscriptionService {
       [monthStart, monthStart, amount, monthStart, now, userId, monthStart, amount],
     );
     if (rows[0]) return { userId, periodStart: new Date(rows[0].period_start), amount, at: now };
-    const left: { remaining: string | null }[] = await em.execute(
+    const left: { remaining: string | null }[] = await query(
+      em,
       `select greatest(p.monthly_token_quota
                 - (case when s.period_start < ? then 0 else s.tokens_used + s.tokens_reserved end), 0)
               as remaining
@@ -133,7 +136,8 @@ export class SubscriptionService {
    * month, that month's quota never held this call, so its counters are left alone.
    */
   async settle(tx: EntityManager, reservation: Reservation, charged: number): Promise<void> {
-    await tx.execute(
+    await query(
+      tx,
       `update subscriptions set
           tokens_used = tokens_used + case when period_start = ? then ? else 0 end,
           tokens_reserved = case when period_start = ? then greatest(tokens_reserved - ?, 0)

@@ -27,6 +27,7 @@ import type { ToolService } from './tool.service';
 import type { ToolInvocation } from './tool.types';
 import { UpstreamCallError, type UpstreamClient } from './upstream-client';
 import { unstorableTextPaths } from '../../lib/text';
+import { query } from '../../db/query';
 
 /** Tokens of a JSON value when the tool reports none: ceil(characters / 4). */
 export function estimateTokens(value: unknown): number {
@@ -253,7 +254,8 @@ export class InvocationService {
    */
   private async claim(em: EntityManager, userId: string, key: string, hash: string) {
     const now = this.clock.now();
-    const rows: unknown[] = await em.execute(
+    const rows: unknown[] = await query(
+      em,
       `insert into idempotency_claims (user_id, key, request_hash, created_at) values (?, ?, ?, ?)
        on conflict (user_id, key) do update
           set request_hash = excluded.request_hash, created_at = excluded.created_at,
@@ -266,7 +268,7 @@ export class InvocationService {
   }
 
   private async unclaim(em: EntityManager, userId: string, key: string): Promise<void> {
-    await em.execute(`delete from idempotency_claims where user_id = ? and key = ?`, [userId, key]);
+    await query(em, `delete from idempotency_claims where user_id = ? and key = ?`, [userId, key]);
   }
 
   /**
@@ -275,13 +277,11 @@ export class InvocationService {
    * the claim goes stale after claimTtlMs and waiters answer SERVICE_UNAVAILABLE.
    */
   private async failClaim(em: EntityManager, userId: string, key: string, code: string) {
-    await em
-      .execute(`update idempotency_claims set error_code = ? where user_id = ? and key = ?`, [
-        code,
-        userId,
-        key,
-      ])
-      .catch(() => undefined);
+    await query(em, `update idempotency_claims set error_code = ? where user_id = ? and key = ?`, [
+      code,
+      userId,
+      key,
+    ]).catch(() => undefined);
   }
 
   /**
@@ -303,7 +303,8 @@ export class InvocationService {
         record_id: string | null;
         claim_hash: string | null;
         error_code: string | null;
-      }[] = await em.execute(
+      }[] = await query(
+        em,
         `select r.id as record_id, c.request_hash as claim_hash, c.error_code
            from (select 1) as one
            left join usage_records r on r.user_id = ? and r.idempotency_key = ?

@@ -25,6 +25,7 @@ import {
   type UpdateToolInput,
 } from './tool.types';
 import { endpointHostRefusal, literalAddressRefusal } from './network-policy';
+import { query } from '../../db/query';
 
 const SLUG_KEY = /^[a-z0-9-]{1,64}$/;
 
@@ -73,7 +74,8 @@ export class ToolService {
           values.push(cursor.key);
         }
         values.push(first + 1);
-        const rows: (Record<string, unknown> & { id: string; slug: string })[] = await em.execute(
+        const rows: (Record<string, unknown> & { id: string; slug: string })[] = await query(
+          em,
           `select t.* from tools t where ${conditions.join(' and ')} order by t.slug limit ?`,
           values,
         );

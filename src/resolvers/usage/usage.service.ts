@@ -12,6 +12,7 @@ import {
   UsageRecordConnection,
   UsageSummary,
 } from './usage.types';
+import { query } from '../../db/query';
 
 const MAX_RANGE_MS = 400 * 86_400_000;
 
@@ -111,7 +112,8 @@ export class UsageAggregates {
 
   async totals(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageTotals>> {
     const [where, params] = this.where(userIds, range);
-    const rows: { user_id: string; calls: string; tokens: string }[] = await this.em.execute(
+    const rows: { user_id: string; calls: string; tokens: string }[] = await query(
+      this.em,
       `select u.user_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
          from usage_records u where ${where} group by u.user_id`,
       params,
@@ -131,13 +133,13 @@ export class UsageAggregates {
     range: UsageRange,
   ): Promise<Map<string, UsageByToolRow[]>> {
     const [where, params] = this.where(userIds, range);
-    const rows: { user_id: string; tool_id: string; calls: string; tokens: string }[] =
-      await this.em.execute(
-        `select u.user_id, u.tool_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
+    const rows: { user_id: string; tool_id: string; calls: string; tokens: string }[] = await query(
+      this.em,
+      `select u.user_id, u.tool_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
            from usage_records u where ${where}
           group by u.user_id, u.tool_id order by tokens desc, calls desc, u.tool_id`,
-        params,
-      );
+      params,
+    );
     const result = new Map<string, UsageByToolRow[]>();
     for (const row of rows) {
       let list = result.get(row.user_id);
@@ -153,13 +155,13 @@ export class UsageAggregates {
 
   async byDay(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageByDay[]>> {
     const [where, params] = this.where(userIds, range);
-    const rows: { user_id: string; day: string; calls: string; tokens: string }[] =
-      await this.em.execute(
-        `select u.user_id, to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+    const rows: { user_id: string; day: string; calls: string; tokens: string }[] = await query(
+      this.em,
+      `select u.user_id, to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
                 count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
            from usage_records u where ${where} group by u.user_id, day order by day`,
-        params,
-      );
+      params,
+    );
     const result = new Map<string, UsageByDay[]>();
     for (const row of rows) {
       let list = result.get(row.user_id);
