@@ -348,7 +348,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     ),
     tasks: new TaskService(audit),
-    admin: new AdminService(audit),
+    admin: new AdminService(audit, clock),
     audit,
     stats: new StatsService(),
     subscriptions,

@@ -14,7 +14,10 @@ import { TaskResolver } from '../resolvers/tasks/task.resolver';
 import { UserTasksResolver } from '../resolvers/tasks/user-tasks.resolver';
 import { ToolResolver } from '../resolvers/tools/tool.resolver';
 import { UsageResolver } from '../resolvers/usage/usage.resolver';
-import { UsageSummaryResolver } from '../resolvers/usage/usage-summary.resolver';
+import {
+  UsageByToolResolver,
+  UsageSummaryResolver,
+} from '../resolvers/usage/usage-summary.resolver';
 import { UserUsageResolver } from '../resolvers/usage/user-usage.resolver';
 import { DateTimeScalar } from './scalars';
 
@@ -30,6 +33,7 @@ const resolvers = [
   ToolResolver,
   UsageResolver,
   UsageSummaryResolver,
+  UsageByToolResolver,
   UserUsageResolver,
   ApiKeyResolver,
 ] as const;

@@ -131,7 +131,7 @@ describe('users with their tasks (ADMIN)', () => {
     return new Map(users.map((u, i) => [u.id, taskCounts[i]!]));
   }
 
-  it('tasks { totalCount } for every user costs the same for 5 users as for 32', async () => {
+  it('tasks { totalCount } for every user is counted in the page’s own statement, for 5 users as for 32', async () => {
     const five = await statements(COUNTS, { first: 5, s: tag }, admin.accessToken);
     const all = await statements(COUNTS, { first: 100, s: tag }, admin.accessToken);
     expect(five.data.users.nodes).toHaveLength(5);
@@ -140,8 +140,58 @@ describe('users with their tasks (ADMIN)', () => {
     for (const node of all.data.users.nodes) {
       expect(node.tasks.totalCount).toBe(counts.get(node.id));
     }
-    expect(five.sql).toHaveLength(AUTH + USER_PAGE + TASK_COUNTS);
-    expect(all.sql).toHaveLength(AUTH + USER_PAGE + TASK_COUNTS);
+    expect(five.sql).toHaveLength(AUTH + USER_PAGE);
+    expect(all.sql).toHaveLength(AUTH + USER_PAGE);
+    // With a filter on the tasks, the counts are one grouped statement beside the page.
+    const filtered = await statements(
+      `query($s: String) { users(first: 100, filter: { search: $s }) { nodes { id tasks(filter: { status: [TODO] }) { totalCount } } } }`,
+      { s: tag },
+      admin.accessToken,
+    );
+    expect(filtered.sql).toHaveLength(AUTH + USER_PAGE + TASK_COUNTS);
+  });
+
+  it('the admin page (users, task counts, 30-day tokens) costs two statements, and each aggregate only when asked', async () => {
+    const from = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    const PAGE = `query($s: String, $from: DateTime) {
+      users(first: 100, filter: { search: $s }) {
+        nodes { id email tasks { totalCount } usage(from: $from) { totalTokens calls } }
+      }
+    }`;
+    // One of them has used a tool twice.
+    for (const text of ['Hello there.', 'And again.']) {
+      expectNoErrors(
+        await t.gql(
+          `mutation($t: String!) { invokeTool(slug: "text-stats", input: { text: $t }) { usage { totalTokens } } }`,
+          { t: text },
+          users[0]!.accessToken,
+        ),
+      );
+    }
+    const page = await statements(PAGE, { s: tag, from }, admin.accessToken);
+    expect(page.sql).toHaveLength(AUTH + USER_PAGE);
+    const counts = expected();
+    for (const node of page.data.users.nodes) {
+      expect(node.tasks.totalCount).toBe(counts.get(node.id));
+      if (node.id !== users[0]!.id) expect(node.usage).toEqual({ totalTokens: 0, calls: 0 });
+    }
+    // The same totals as the per-user summary reads them.
+    const one = page.data.users.nodes.find((n: { id: string }) => n.id === users[0]!.id);
+    expect(one.usage.calls).toBe(2);
+    expect(one.usage.totalTokens).toBeGreaterThan(0);
+    const alone = await statements(
+      `query($id: ID!, $from: DateTime) { user(id: $id) { usage(from: $from) { totalTokens calls } } }`,
+      { id: one.id, from },
+      admin.accessToken,
+    );
+    expect(alone.data.user.usage).toEqual(one.usage);
+    // A breakdown is one more statement, batched over the page.
+    const byTool = await statements(
+      `query($s: String, $from: DateTime) { users(first: 100, filter: { search: $s }) { nodes { id usage(from: $from) { totalTokens byTool { calls } } } } }`,
+      { s: tag, from },
+      admin.accessToken,
+    );
+    expect(byTool.sql).toHaveLength(AUTH + USER_PAGE + 1);
   });
 
   it('tasks(first: 3) { nodes { owner } } for every user costs the same for 5 users as for 32', async () => {

@@ -81,12 +81,10 @@ export class StatsService {
         group by tool_id order by tokens desc, calls desc limit ?`,
       [n],
     );
-    const tools = await loaders.tool.loadMany(rows.map((r) => r.tool_id));
-    return rows.flatMap((row, i) => {
-      const tool = tools[i];
-      return tool && !(tool instanceof Error)
-        ? [{ tool, calls: toGraphQLInt(row.calls), totalTokens: toGraphQLInt(row.tokens) }]
-        : [];
-    });
+    return rows.map((row) => ({
+      toolId: row.tool_id,
+      calls: toGraphQLInt(row.calls),
+      totalTokens: toGraphQLInt(row.tokens),
+    }));
   }
 }

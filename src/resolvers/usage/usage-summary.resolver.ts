@@ -1,5 +1,7 @@
 import { Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../context';
+import { Tool } from '../../entities';
+import { NotFoundError } from '../../errors';
 import { UsageByDay, UsageByTool, UsageSummary } from './usage.types';
 
 /**
@@ -20,14 +22,7 @@ export class UsageSummaryResolver {
 
   @FieldResolver(() => [UsageByTool], { description: 'Most tokens first' })
   async byTool(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<UsageByTool[]> {
-    const rows = (await ctx.loaders.usageByTool.load(summary)) ?? [];
-    const tools = await ctx.loaders.tool.loadMany(rows.map((r) => r.toolId));
-    return rows.flatMap((row, i) => {
-      const tool = tools[i];
-      return tool && !(tool instanceof Error)
-        ? [{ tool, calls: row.calls, totalTokens: row.totalTokens }]
-        : [];
-    });
+    return (await ctx.loaders.usageByTool.load(summary)) ?? [];
   }
 
   @FieldResolver(() => [UsageByDay], {
@@ -35,5 +30,16 @@ export class UsageSummaryResolver {
   })
   async byDay(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<UsageByDay[]> {
     return (await ctx.loaders.usageByDay.load(summary)) ?? [];
+  }
+}
+
+/** A tool's share of a summary: the tool itself is read only when asked for. */
+@Resolver(() => UsageByTool)
+export class UsageByToolResolver {
+  @FieldResolver(() => Tool)
+  async tool(@Root() row: Pick<UsageByTool, 'toolId'>, @Ctx() ctx: Context): Promise<Tool> {
+    const tool = await ctx.loaders.tool.load(row.toolId);
+    if (!tool) throw new NotFoundError('Tool');
+    return tool;
   }
 }

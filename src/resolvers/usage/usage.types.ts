@@ -1,6 +1,6 @@
 import { IsOptional, Length } from 'class-validator';
 import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { Tool, UsageRecord } from '../../entities';
+import { UsageRecord } from '../../entities';
 import { UsageStatus } from '../../entities/enums';
 import { connectionType } from '../../lib/pagination';
 
@@ -9,8 +9,8 @@ export class UsageRecordConnection extends connectionType(UsageRecord, 'UsageRec
 
 @ObjectType({ description: 'Calls and tokens of one tool' })
 export class UsageByTool {
-  @Field(() => Tool)
-  tool!: Tool;
+  /** The tool's id; the `tool` field reads it (UsageByToolResolver). */
+  toolId!: string;
 
   @Field(() => Int)
   calls!: number;
