@@ -30,7 +30,7 @@ import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from '
 import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
 import { callerOf } from './http/idempotency';
 import { registerProtection } from './http/protection';
-import { signInRefusal } from './http/sign-in-shedding';
+import { SignInDoor } from './http/sign-in-shedding';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
 import { CostBudget } from './lib/cost-budget';
@@ -483,6 +483,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     deadlineMs: database.embedded ? null : config.requestTimeoutMs,
   });
 
+  const signInDoor = new SignInDoor(
+    () => passwords.places,
+    (waiting) => passwords.secondsFor(waiting),
+  );
   const documentLimits = {
     maxTokens: config.queryMaxTokens,
     maxDepth: config.queryMaxDepth,
@@ -515,7 +519,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       } | null;
       const refusal = preValidationRefusal(params?.query, params?.operationName, documentLimits);
       if (refusal) return reply.code(400).send({ errors: [refusal] });
-      const shed = signInRefusal(params?.query, params?.operationName, () => passwords.refusal());
+      const shed = signInDoor.admit(params?.query, params?.operationName, reply);
       if (shed) return reply.code(shed.status).headers(shed.headers).send(shed.body);
       return handleGraphQL(request, reply);
     },

@@ -44,6 +44,9 @@ const RAISED = {
   QUERY_COST_RESTORE_RATE: '100000000',
 };
 
+/** Set once the bench stops its servers: an exit before that is reported with its log. */
+let stopping = false;
+
 interface Target {
   name: string;
   url: string;
@@ -84,6 +87,9 @@ async function start(
   child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4_000)));
   child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4_000)));
   const url = `http://127.0.0.1:${port}`;
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.log(`${name} exited (${code ?? signal}) during the bench:\n${log}`);
+  });
   await waitForHttp(`${url}${probe}`, child, () => log);
   return { name, url, pid: child.pid!, process: child };
 }
@@ -383,6 +389,7 @@ async function main() {
       readFileSync(`/proc/${switchboard.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0,
     ) / 1024;
   console.log(`\nSwitchboard RSS after the runs: ${rss.toFixed(0)} MiB`);
+  stopping = true;
   for (const t of targets) t.process.kill('SIGTERM');
 }
 

@@ -135,12 +135,14 @@ export class PasswordHasher {
     };
   }
 
-  /**
-   * RATE_LIMITED when no place is free in the hashing queue, else null: lets the HTTP layer
-   * refuse a sign-in before any GraphQL work, when a burst has filled the queue.
-   */
-  refusal(): RateLimitedError | null {
-    return this.inFlight >= this.capacity ? new RateLimitedError(this.retryAfter()) : null;
+  /** Hashes that may run or wait at once: the workers, plus the queue. */
+  get places(): number {
+    return this.capacity;
+  }
+
+  /** Seconds until `waiting` hashes are done at the measured pace (at least 1). */
+  secondsFor(waiting: number): number {
+    return Math.max(1, Math.ceil((Math.ceil(waiting / this.workers) * this.hashMs) / 1000));
   }
 
   async hash(password: string): Promise<string> {
@@ -166,8 +168,7 @@ export class PasswordHasher {
    * measured average): retrying sooner would most likely meet a full queue again.
    */
   private retryAfter(): number {
-    const rounds = Math.ceil(this.inFlight / this.workers);
-    return Math.max(1, Math.ceil((rounds * this.hashMs) / 1000));
+    return this.secondsFor(this.inFlight);
   }
 
   /** Waiting for a worker and hashing are not the database's time: they extend the deadline. */

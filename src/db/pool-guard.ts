@@ -102,6 +102,10 @@ export function guardPool(knex: Knex, acquireTimeoutMs: number): void {
       }
       return connection;
     } catch (err) {
+      // tarn rejects waiting acquires with 'aborted' when the pool closes (the server stopping).
+      if (!expired && (err as Error)?.message === 'aborted') {
+        throw new DatabaseUnavailableError('The server is closing its database connections');
+      }
       if (expired) {
         markCutOff();
         throw new DatabaseUnavailableError('No database connection became free in time');
