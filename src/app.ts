@@ -30,6 +30,7 @@ import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from '
 import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
 import { callerOf } from './http/idempotency';
 import { registerProtection } from './http/protection';
+import { landingPage, registerSchemaRoute } from './http/schema-routes';
 import { SignInDoor } from './http/sign-in-shedding';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from './ide';
 import { systemClock, type Clock } from './lib/clock';
@@ -51,7 +52,7 @@ import { InvocationService } from './resolvers/tools/invocation.service';
 import { ToolService } from './resolvers/tools/tool.service';
 import { UpstreamClient } from './resolvers/tools/upstream-client';
 import { UsageService } from './resolvers/usage/usage.service';
-import { buildAppSchema } from './schema/build-schema';
+import { buildAppSchema, printAppSchema } from './schema/build-schema';
 import { queryCostPlugin } from './schema/query-cost';
 import { preValidationRefusal } from './schema/query-limits';
 import { seedInitialData } from './seeders/initial-data';
@@ -493,10 +494,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxAliases: config.queryMaxAliases,
   };
   if (config.ide) registerIdeAssets(server);
+  if (config.publishSchema) registerSchemaRoute(server, printAppSchema(baseSchema));
+  const landing = landingPage({ schemaPublished: config.publishSchema });
   server.route({
     method: ['GET', 'POST', 'OPTIONS'],
     url: '/graphql',
     handler(request, reply) {
+      if (
+        !config.ide &&
+        request.method === 'GET' &&
+        wantsIde(request.headers.accept, request.query)
+      ) {
+        // A browser, in production: what this is, not a CSRF error in JSON.
+        return reply.header('content-type', 'text/html; charset=utf-8').send(landing);
+      }
       if (
         config.ide &&
         request.method === 'GET' &&

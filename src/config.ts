@@ -85,6 +85,8 @@ export interface Config {
   maxEventLoopDelayMs: number;
   /** Sends Strict-Transport-Security (only behind HTTPS). */
   hsts: boolean;
+  /** Serves the SDL at GET /graphql/schema.graphql (in production too). */
+  publishSchema: boolean;
   loginRatePerEmailPerMinute: number;
   /** Bearer token for GET /metrics; unset: only loopback clients may read it. */
   metricsToken: string | undefined;
@@ -151,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       QUERY_COST_RESTORE_RATE: intRange(1, 100_000_000)({ default: 2_000 }),
       MAX_EVENT_LOOP_DELAY_MS: intRange(0, 60_000)({ default: 1_000 }),
       HSTS: bool({ default: false }),
+      PUBLISH_SCHEMA: bool({ default: true }),
       METRICS_TOKEN: str({ default: undefined }),
     },
     {
@@ -249,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     costRestoreRate: e.QUERY_COST_RESTORE_RATE,
     maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
     hsts: e.HSTS,
+    publishSchema: e.PUBLISH_SCHEMA,
     metricsToken: e.METRICS_TOKEN || undefined,
   };
 }

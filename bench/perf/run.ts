@@ -78,6 +78,11 @@ async function start(
   probe: string,
   cwd = ROOT,
 ): Promise<Target> {
+  const taken = await fetch(`http://127.0.0.1:${port}${probe}`).then(
+    () => true,
+    () => false,
+  );
+  if (taken) throw new Error(`port ${port} is taken (a server from an earlier run?)`);
   const child = spawn(command, argv, {
     cwd,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -87,6 +92,8 @@ async function start(
   child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4_000)));
   child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4_000)));
   const url = `http://127.0.0.1:${port}`;
+  // However the bench ends, its servers end with it.
+  process.on('exit', () => child.kill('SIGTERM'));
   child.on('exit', (code, signal) => {
     if (!stopping) console.log(`${name} exited (${code ?? signal}) during the bench:\n${log}`);
   });
@@ -402,3 +409,4 @@ main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
+process.on('SIGINT', () => process.exit(130));

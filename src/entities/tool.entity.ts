@@ -44,10 +44,7 @@ export class Tool {
   @Property({ type: 'integer' })
   maxOutputTokens!: number;
 
-  @Field(() => String, {
-    nullable: true,
-    description: 'Upstream URL (ADMIN only); null for a built-in tool',
-  })
+  /** Upstream URL; null for a built-in tool. In the schema through ToolResolver (ADMIN only). */
   @Property({ type: 'text', nullable: true })
   endpointUrl: string | null = null;
 

@@ -1,5 +1,6 @@
 import { JSONScalar } from '../../schema/scalars';
-import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Role } from '../../entities/enums';
 import { signedIn } from '../../auth/require-viewer';
 import type { Context } from '../../context';
 import { Tool } from '../../entities';
@@ -14,6 +15,22 @@ import {
 
 @Resolver(() => Tool)
 export class ToolResolver {
+  /**
+   * Where the gateway calls the tool: for admins signed in with an access token. Anyone else
+   * reads null, without an error, so that a tool list never fails because this field was asked.
+   */
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      'The upstream URL the gateway calls; null for a built-in tool, and for anyone but an admin signed in with an access token',
+  })
+  endpointUrl(@Root() tool: Pick<Tool, 'endpointUrl'>, @Ctx() ctx: Context): string | null {
+    const v = ctx.viewer;
+    return v.kind === 'user' && v.via === 'jwt' && v.account.role === Role.ADMIN
+      ? tool.endpointUrl
+      : null;
+  }
+
   constructor(private readonly services: Services) {}
 
   @Query(() => ToolConnection, {

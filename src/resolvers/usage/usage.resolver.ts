@@ -48,11 +48,18 @@ export class UsageResolver {
     return user;
   }
 
-  @FieldResolver(() => ApiKey, { nullable: true, description: 'The key used, if any' })
+  @FieldResolver(() => ApiKey, {
+    nullable: true,
+    description:
+      'The API key the call was made with, if any. Read with an API key, only that key itself: the owner’s other keys answer null',
+  })
   apiKey(
     @Root() record: Pick<UsageRecord, 'apiKey'>,
     @Ctx() ctx: Context,
   ): Promise<ApiKey | null> | null {
-    return record.apiKey ? ctx.loaders.apiKey.load(record.apiKey.id) : null;
+    if (!record.apiKey) return null;
+    const v = ctx.viewer;
+    if (v.kind === 'user' && v.via === 'apiKey' && record.apiKey.id !== v.apiKeyId) return null;
+    return ctx.loaders.apiKey.load(record.apiKey.id);
   }
 }
