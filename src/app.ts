@@ -11,7 +11,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import Redis from 'ioredis';
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { Authenticator } from './auth/authenticate';
 import { PasswordHasher } from './auth/passwords';
@@ -86,8 +86,12 @@ const CLIENT_ERROR_CODES = new Set([
   'BAD_USER_INPUT',
 ]);
 
+/**
+ * pino, JSON lines everywhere but a developer's terminal: outside production, when stdout is a
+ * terminal (and LOG_FORMAT is not json), lines are printed readable by pino-pretty, in-process.
+ */
 export function createLogger(config: Config): Logger {
-  return pino({
+  const options: LoggerOptions = {
     level: config.logLevel,
     base: { service: 'switchboard' },
     redact: {
@@ -104,7 +108,22 @@ export function createLogger(config: Config): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  const pretty =
+    config.logFormat === 'pretty' ||
+    (config.logFormat === 'auto' && !config.isProduction && process.stdout.isTTY === true);
+  if (!pretty) return pino(options);
+  // Loaded only here: production never loads it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const prettyStream = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
+  return pino(
+    options,
+    prettyStream({
+      colorize: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+    }),
+  );
 }
 
 /** `fields` for a GraphQL-level input error, read from graphql-js's message. */

@@ -27,6 +27,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: string;
+  /** auto: readable lines in a terminal outside production, JSON otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   databaseUrl: string | undefined;
   dataDir: string;
   dbPoolMax: number;
@@ -108,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
         default: 'info',
       }),
+      LOG_FORMAT: str({ choices: ['auto', 'json', 'pretty'], default: 'auto' }),
       DATABASE_URL: url({ default: undefined }),
       DATA_DIR: str({ default: './.data' }),
       DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
@@ -206,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT as Config['logFormat'],
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     dbPoolMax: e.DB_POOL_MAX,

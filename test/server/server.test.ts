@@ -196,6 +196,47 @@ describe('configuration', () => {
   });
 });
 
+describe('logs', () => {
+  it('are readable lines with LOG_FORMAT=pretty (auto in a terminal outside production), JSON otherwise', async () => {
+    const start = (format: string) => {
+      const child = spawn(process.execPath, ['scripts/run-ts.mjs', 'src/main.ts'], {
+        env: {
+          ...process.env,
+          NODE_ENV: 'test',
+          DATABASE_URL: process.env.TEST_DATABASE_URL,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          LOG_LEVEL: 'info',
+          LOG_FORMAT: format,
+          ADMIN_EMAIL: TEST_ADMIN.email,
+          ADMIN_PASSWORD: TEST_ADMIN.password,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      return { child, out: () => out };
+    };
+    for (const [format, json] of [
+      ['pretty', false],
+      ['json', true],
+    ] as const) {
+      const { child, out } = start(format);
+      try {
+        expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(
+          true,
+        );
+        const line = out()
+          .split('\n')
+          .find((l) => l.includes('Switchboard is ready'))!;
+        expect({ format, json: line.trimStart().startsWith('{') }).toEqual({ format, json });
+      } finally {
+        child.kill('SIGKILL');
+      }
+    }
+  }, 60_000);
+});
+
 describe('SIGTERM', () => {
   it('drains: the in-flight request finishes, new ones are refused, the process exits 0', async () => {
     let release: () => void = () => undefined;
