@@ -94,80 +94,88 @@ export interface Config {
   metricsToken: string | undefined;
 }
 
+/** Every environment variable the server reads, with its validator and default. */
+function envSpec() {
+  return {
+    NODE_ENV: str({ choices: ['development', 'test', 'production'], default: 'development' }),
+    HOST: str({ default: 'localhost' }),
+    PORT: intRange(0, 65_535)({ default: 4000 }),
+    LOG_LEVEL: str({
+      choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    }),
+    LOG_FORMAT: str({ choices: ['auto', 'json', 'pretty'], default: 'auto' }),
+    DATABASE_URL: url({ default: undefined }),
+    DATA_DIR: str({ default: './.data' }),
+    DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
+    JWT_SECRET: str({ default: undefined }),
+    JWT_ISSUER: str({ default: 'switchboard' }),
+    JWT_AUDIENCE: str({ default: 'switchboard-api' }),
+    ACCESS_TOKEN_TTL_SECONDS: intRange(30, 86_400)({ default: 900 }),
+    REFRESH_TOKEN_TTL_DAYS: intRange(1, 365)({ default: 30 }),
+    BCRYPT_COST: intRange(10, 15)({ default: 11 }),
+    HASH_WORKERS: intRange(1, 64)({ default: Math.max(1, availableParallelism() - 1) }),
+    HASH_QUEUE_MAX: intRange(0, 10_000)({ default: 16 }),
+    ADMIN_EMAIL: str({ default: 'admin@switchboard.local' }),
+    ADMIN_PASSWORD: str({ default: undefined }),
+    CORS_ORIGINS: list({ default: [] }),
+    TRUST_PROXY: bool({ default: false }),
+    INTROSPECTION: bool({ default: undefined }),
+    BODY_LIMIT_BYTES: intRange(1_024, 10_485_760)({ default: 262_144 }),
+    QUERY_MAX_DEPTH: intRange(2, 50)({ default: 8 }),
+    QUERY_MAX_COST: intRange(10, 1_000_000)({ default: 20_000 }),
+    QUERY_MAX_ALIASES: intRange(1, 1_000)({ default: 30 }),
+    QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 2_000 }),
+    REDIS_URL: url({ default: undefined }),
+    TOOL_TIMEOUT_MS: intRange(100, 600_000)({ default: 10_000 }),
+    TOOL_RETRIES: intRange(0, 5)({ default: 2 }),
+    TOOL_RETRY_BASE_MS: intRange(1, 10_000)({ default: 200 }),
+    TOOL_BREAKER_FAILURES: intRange(1, 1_000)({ default: 5 }),
+    TOOL_BREAKER_RESET_MS: intRange(100, 3_600_000)({ default: 30_000 }),
+    TOOL_HOST_ALLOWLIST: list({ default: [] }),
+    TOOL_ALLOW_PRIVATE_NETWORKS: bool({ default: undefined }),
+    SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
+    MIGRATE_ON_START: bool({ default: true }),
+    AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
+    LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
+    REFRESH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 600 }),
+    REQUEST_TIMEOUT_MS: intRange(100, 120_000)({ default: 4_000 }),
+    DB_ACQUIRE_TIMEOUT_MS: intRange(50, 120_000)({ default: 2_000 }),
+    DB_CONNECT_TIMEOUT_MS: intRange(100, 120_000)({ default: 3_000 }),
+    DB_STATEMENT_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 5_000 }),
+    DB_LOCK_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 3_000 }),
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 30_000 }),
+    REDIS_COMMAND_TIMEOUT_MS: intRange(10, 60_000)({ default: 100 }),
+    QUERY_COST_BUCKET: intRange(10, 100_000_000)({ default: undefined }),
+    QUERY_COST_RESTORE_RATE: intRange(1, 100_000_000)({ default: 2_000 }),
+    MAX_EVENT_LOOP_DELAY_MS: intRange(0, 60_000)({ default: 1_000 }),
+    HSTS: bool({ default: false }),
+    PUBLISH_SCHEMA: bool({ default: true }),
+    METRICS_TOKEN: str({ default: undefined }),
+  };
+}
+
+/** The names of every variable the server reads (for .env.example and compose checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSpec());
+
 /**
  * Reads and validates the environment once. Throws an Error whose message names every bad
  * variable, so `main` can print it and stop before anything listens.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const e = cleanEnv(
-    env,
-    {
-      NODE_ENV: str({ choices: ['development', 'test', 'production'], default: 'development' }),
-      HOST: str({ default: 'localhost' }),
-      PORT: intRange(0, 65_535)({ default: 4000 }),
-      LOG_LEVEL: str({
-        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-        default: 'info',
-      }),
-      LOG_FORMAT: str({ choices: ['auto', 'json', 'pretty'], default: 'auto' }),
-      DATABASE_URL: url({ default: undefined }),
-      DATA_DIR: str({ default: './.data' }),
-      DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
-      JWT_SECRET: str({ default: undefined }),
-      JWT_ISSUER: str({ default: 'switchboard' }),
-      JWT_AUDIENCE: str({ default: 'switchboard-api' }),
-      ACCESS_TOKEN_TTL_SECONDS: intRange(30, 86_400)({ default: 900 }),
-      REFRESH_TOKEN_TTL_DAYS: intRange(1, 365)({ default: 30 }),
-      BCRYPT_COST: intRange(10, 15)({ default: 11 }),
-      HASH_WORKERS: intRange(1, 64)({ default: Math.max(1, availableParallelism() - 1) }),
-      HASH_QUEUE_MAX: intRange(0, 10_000)({ default: 16 }),
-      ADMIN_EMAIL: str({ default: 'admin@switchboard.local' }),
-      ADMIN_PASSWORD: str({ default: undefined }),
-      CORS_ORIGINS: list({ default: [] }),
-      TRUST_PROXY: bool({ default: false }),
-      INTROSPECTION: bool({ default: undefined }),
-      BODY_LIMIT_BYTES: intRange(1_024, 10_485_760)({ default: 262_144 }),
-      QUERY_MAX_DEPTH: intRange(2, 50)({ default: 8 }),
-      QUERY_MAX_COST: intRange(10, 1_000_000)({ default: 20_000 }),
-      QUERY_MAX_ALIASES: intRange(1, 1_000)({ default: 30 }),
-      QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 2_000 }),
-      REDIS_URL: url({ default: undefined }),
-      TOOL_TIMEOUT_MS: intRange(100, 600_000)({ default: 10_000 }),
-      TOOL_RETRIES: intRange(0, 5)({ default: 2 }),
-      TOOL_RETRY_BASE_MS: intRange(1, 10_000)({ default: 200 }),
-      TOOL_BREAKER_FAILURES: intRange(1, 1_000)({ default: 5 }),
-      TOOL_BREAKER_RESET_MS: intRange(100, 3_600_000)({ default: 30_000 }),
-      TOOL_HOST_ALLOWLIST: list({ default: [] }),
-      TOOL_ALLOW_PRIVATE_NETWORKS: bool({ default: undefined }),
-      SHUTDOWN_TIMEOUT_MS: intRange(100, 120_000)({ default: 10_000 }),
-      MIGRATE_ON_START: bool({ default: true }),
-      AUTH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 30 }),
-      LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
-      REFRESH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 600 }),
-      REQUEST_TIMEOUT_MS: intRange(100, 120_000)({ default: 4_000 }),
-      DB_ACQUIRE_TIMEOUT_MS: intRange(50, 120_000)({ default: 2_000 }),
-      DB_CONNECT_TIMEOUT_MS: intRange(100, 120_000)({ default: 3_000 }),
-      DB_STATEMENT_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 5_000 }),
-      DB_LOCK_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 3_000 }),
-      DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 30_000 }),
-      REDIS_COMMAND_TIMEOUT_MS: intRange(10, 60_000)({ default: 100 }),
-      QUERY_COST_BUCKET: intRange(10, 100_000_000)({ default: undefined }),
-      QUERY_COST_RESTORE_RATE: intRange(1, 100_000_000)({ default: 2_000 }),
-      MAX_EVENT_LOOP_DELAY_MS: intRange(0, 60_000)({ default: 1_000 }),
-      HSTS: bool({ default: false }),
-      PUBLISH_SCHEMA: bool({ default: true }),
-      METRICS_TOKEN: str({ default: undefined }),
+  // An empty value means unset (`KEY=` in a copied .env.example, or in compose's env_file).
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const e = cleanEnv(given, envSpec(), {
+    reporter: ({ errors }) => {
+      for (const [name, err] of Object.entries(errors)) {
+        problems.push(`${name}: ${err?.message ?? 'invalid'}`);
+      }
     },
-    {
-      reporter: ({ errors }) => {
-        for (const [name, err] of Object.entries(errors)) {
-          problems.push(`${name}: ${err?.message ?? 'invalid'}`);
-        }
-      },
-    },
-  );
+  });
 
+  // A variable that failed its own validation must not be read below: stop here, naming them.
+  if (problems.length > 0) throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const isProduction = e.NODE_ENV === 'production';
   let jwtSecret = e.JWT_SECRET;
   if (isProduction) {
