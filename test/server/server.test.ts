@@ -16,6 +16,30 @@ async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean>
   return false;
 }
 
+/** `npm start`'s entry point as its own process on the test database; its output collected. */
+function startServer(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['scripts/run-ts.mjs', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      BCRYPT_COST: '10',
+      DB_POOL_MAX: '2',
+      ADMIN_EMAIL: TEST_ADMIN.email,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, out: () => out };
+}
+
 describe('HTTP surface', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -198,30 +222,11 @@ describe('configuration', () => {
 
 describe('logs', () => {
   it('are readable lines with LOG_FORMAT=pretty (auto in a terminal outside production), JSON otherwise', async () => {
-    const start = (format: string) => {
-      const child = spawn(process.execPath, ['scripts/run-ts.mjs', 'src/main.ts'], {
-        env: {
-          ...process.env,
-          NODE_ENV: 'test',
-          DATABASE_URL: process.env.TEST_DATABASE_URL,
-          HOST: '127.0.0.1',
-          PORT: '0',
-          LOG_LEVEL: 'info',
-          LOG_FORMAT: format,
-          ADMIN_EMAIL: TEST_ADMIN.email,
-          ADMIN_PASSWORD: TEST_ADMIN.password,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      return { child, out: () => out };
-    };
     for (const [format, json] of [
       ['pretty', false],
       ['json', true],
     ] as const) {
-      const { child, out } = start(format);
+      const { child, out } = startServer({ LOG_FORMAT: format });
       try {
         expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(
           true,
@@ -250,31 +255,16 @@ describe('SIGTERM', () => {
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}/`;
 
-    const child = spawn(process.execPath, ['scripts/run-ts.mjs', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        DATABASE_URL: process.env.TEST_DATABASE_URL,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_LEVEL: 'info',
-        BCRYPT_COST: '10',
-        DB_POOL_MAX: '2',
-        ADMIN_EMAIL: TEST_ADMIN.email,
-        ADMIN_PASSWORD: TEST_ADMIN.password,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const server = startServer({});
+    const child = server.child;
+    const out = () => server.out();
     const exited = new Promise<number | null>((resolve) =>
       child.on('exit', (code) => resolve(code)),
     );
     try {
-      const ready = await waitFor(async () => out.includes('Switchboard is ready'), 20_000);
+      const ready = await waitFor(async () => out().includes('Switchboard is ready'), 20_000);
       expect(ready).toBe(true);
-      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out)![1]!;
+      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
 
       const admin = expectNoErrors(
         await gql(url, `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
@@ -329,7 +319,7 @@ describe('SIGTERM', () => {
       const done = await inFlight;
       expect(expectNoErrors(done).invokeTool.output).toEqual({ ok: true });
       const code = await exited;
-      if (code !== 0) process.stderr.write(out);
+      if (code !== 0) process.stderr.write(out());
       expect(code).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
