@@ -6,8 +6,8 @@ import { testConfig } from '../helpers/test-config';
 
 // A fresh database is made on the PostgreSQL server of DATABASE_URL; PGlite has no such server.
 const onPostgres = Boolean(process.env.DATABASE_URL);
-const describePg = onPostgres ? describe : describe.skip;
-const describeBouncer = pgbouncerAvailable ? describe : describe.skip;
+const describePg = onPostgres ? describe : describe.skip; // skipped on PGlite: no server to make databases on
+const describeBouncer = pgbouncerAvailable ? describe : describe.skip; // skipped without pgbouncer (CI requires it)
 
 async function count(url: string, sql: string): Promise<number> {
   const client = new Client({ connectionString: url });

@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
 import { startPgBouncer, pgbouncerAvailable, type PgBouncer } from '../helpers/pgbouncer';
 
-const describeBouncer = pgbouncerAvailable ? describe : describe.skip;
+const describeBouncer = pgbouncerAvailable ? describe : describe.skip; // skipped without pgbouncer or PostgreSQL (CI requires both)
 
 describeBouncer('through PgBouncer in transaction mode', () => {
   let bouncer: PgBouncer;

@@ -5,6 +5,8 @@ import { unique } from '../helpers/seed';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createTool, INVOKE, sendJson, startUpstream } from '../tools/fake-upstream';
 
+const describePg = process.env.DATABASE_URL ? describe : describe.skip; // PGlite: no partition
+
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp();
@@ -112,7 +114,7 @@ describe('Idempotency-Key on mutations', () => {
   });
 
   // A partition can only be played on PostgreSQL (PGlite runs in this process).
-  (process.env.DATABASE_URL ? describe : describe.skip)('after an outage', () => {
+  describePg('after an outage', () => {
     it('lets a client that got SERVICE_UNAVAILABLE retry with the same key and write once', async () => {
       const proxy = await startTcpProxy(new URL(process.env.TEST_DATABASE_URL!));
       const flaky = await startTestApp({ databaseUrl: proxy.url(), requestTimeoutMs: 1_000 });

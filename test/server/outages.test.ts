@@ -7,7 +7,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 // PGlite runs inside this process: a partition cannot happen to it and no timer can fire while
 // it works, so these run on PostgreSQL only (CI runs both).
 const onPostgres = Boolean(process.env.DATABASE_URL);
-const describePg = onPostgres ? describe : describe.skip;
+const describePg = onPostgres ? describe : describe.skip; // skipped on PGlite: no partition or timer there
 
 const DEADLINE_MS = 1_500;
 const CREATE = `mutation($i: CreateTaskInput!) { createTask(input: $i) { id title } }`;

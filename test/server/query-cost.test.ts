@@ -4,7 +4,7 @@ import { unique } from '../helpers/seed';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 
 const redisUrl = process.env.TEST_REDIS_URL;
-const describeRedis = redisUrl ? describe : describe.skip;
+const describeRedis = redisUrl ? describe : describe.skip; // skipped without TEST_REDIS_URL (CI sets it)
 
 let t: TestApp;
 beforeAll(async () => {
