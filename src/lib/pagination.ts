@@ -178,6 +178,16 @@ export function toPage<T>(
   };
 }
 
+/** What a page's statement computes beside its rows (read-ahead of the rows' fields). */
+export interface PageExtras {
+  /** More select-list entries over `t` (and the join), e.g. `(select count(*) …) as n`. */
+  columns?: string[];
+  /** A join after `from <table> t`, with its parameters. */
+  join?: { sql: string; params: unknown[] };
+  /** Sees each row of the page as read, extra columns included, before it is mapped. */
+  visit?: (row: Record<string, unknown> & { id: string }) => void;
+}
+
 /**
  * Newest-first keyset page over `table` (aliased `t`): `(created_at, id)` descending, which
  * every such list has an index for. `where` holds conditions on `t` with `?` parameters.
@@ -190,11 +200,12 @@ export async function newestFirstPage<T extends object>(
   params: unknown[],
   first: number,
   after: string | null | undefined,
+  extra: PageExtras = {},
 ): Promise<Page<T>> {
   const order = 'CREATED_AT:DESC';
   const cursor = decodeCursor(after, order, TIMESTAMP_KEY);
   const conditions = [...where];
-  const values = [...params];
+  const values = [...(extra.join?.params ?? []), ...params];
   if (cursor) {
     conditions.push('(t.created_at, t.id) < (?::timestamptz, ?::uuid)');
     values.push(cursor.key, cursor.id);
@@ -203,13 +214,15 @@ export async function newestFirstPage<T extends object>(
   values.push(first + 1);
   const rows: (Record<string, unknown> & { sort_key: string; id: string })[] = await query(
     em,
-    `select t.*, t.created_at::text as sort_key from ${table} t ${whereSql}
+    `select t.*, t.created_at::text as sort_key${(extra.columns ?? []).map((c) => `, ${c}`).join('')}
+       from ${table} t ${extra.join?.sql ?? ''} ${whereSql}
       order by t.created_at desc, t.id desc limit ?`,
     values,
   );
   const page = toPage(rows, first, after, (row) =>
     encodeCursor({ order, key: row.sort_key, id: row.id }),
   );
+  if (extra.visit) page.rows.forEach(extra.visit);
   return {
     ...page,
     rows: page.rows.map(({ sort_key: _key, ...columns }) => toPlain(em, entity, columns)),

@@ -4,19 +4,8 @@ import { User } from '../../entities';
 import { Role } from '../../entities/enums';
 import { ConflictError, NotFoundError } from '../../errors';
 import { requireId } from '../../lib/ids';
-import {
-  countRows,
-  decodeCursor,
-  encodeCursor,
-  escapeLike,
-  newestFirstPage,
-  pageSize,
-  TIMESTAMP_KEY,
-  toPage,
-  type Page,
-} from '../../lib/pagination';
+import { countRows, escapeLike, newestFirstPage, pageSize, type Page } from '../../lib/pagination';
 import { toGraphQLInt } from '../../lib/numbers';
-import { toPlain } from '../../lib/rows';
 import type { Clock } from '../../lib/clock';
 import type { Loaders } from '../../loaders';
 import type { UsageRange } from '../usage/usage.service';
@@ -76,7 +65,7 @@ export class AdminService {
     });
   }
 
-  private async pageWithAggregates(
+  private pageWithAggregates(
     em: EntityManager,
     where: string[],
     params: unknown[],
@@ -85,68 +74,42 @@ export class AdminService {
     ahead: UsersReadAhead,
     loaders: Loaders,
   ): Promise<Page<User>> {
-    const order = 'CREATED_AT:DESC';
-    const cursor = decodeCursor(after, order, TIMESTAMP_KEY);
-    const values: unknown[] = [];
-    const columns = [
-      't.id, t.email, t.name, t.role, t.is_active, t.created_at, t.updated_at',
-      't.created_at::text as sort_key',
-    ];
-    let join = '';
+    const columns: string[] = [];
     if (ahead.taskCounts) {
       columns.push('(select count(*) from tasks x where x.owner_id = t.id) as ahead_tasks');
     }
     const usage = ahead.usage;
-    const usageTo = usage ? (usage.to ?? this.clock.now()) : null;
-    if (usage) {
-      columns.push('us.calls as ahead_calls, us.tokens as ahead_tokens');
-      join = `left join lateral (
-          select count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
-            from usage_records u
-           where u.user_id = t.id and u.created_at >= ? and u.created_at < ?) us on true`;
-      values.push(usage.from, usageTo);
-    }
-    const conditions = [...where];
-    values.push(...params);
-    if (cursor) {
-      conditions.push('(t.created_at, t.id) < (?::timestamptz, ?::uuid)');
-      values.push(cursor.key, cursor.id);
-    }
-    values.push(first + 1);
-    const rows: (Record<string, unknown> & {
-      sort_key: string;
-      id: string;
-      ahead_tasks?: string;
-      ahead_calls?: string;
-      ahead_tokens?: string;
-    })[] = await query(
-      em,
-      `select ${columns.join(', ')} from users t ${join}
-        ${conditions.length ? `where ${conditions.join(' and ')}` : ''}
-        order by t.created_at desc, t.id desc limit ?`,
-      values,
-    );
-    const page = toPage(rows, first, after, (row) =>
-      encodeCursor({ order, key: row.sort_key, id: row.id }),
-    );
-    for (const row of page.rows) {
-      if (ahead.taskCounts) {
-        loaders.taskCount.prime({ ownerId: row.id, filter: null }, toGraphQLInt(row.ahead_tasks));
-      }
-      if (usage) {
-        loaders.usageTotals.prime(
-          { userId: row.id, from: usage.from, to: usage.to },
-          { calls: toGraphQLInt(row.ahead_calls), totalTokens: toGraphQLInt(row.ahead_tokens) },
-        );
-      }
-    }
-    return {
-      ...page,
-      rows: page.rows.map(
-        ({ sort_key: _k, ahead_tasks: _t, ahead_calls: _c, ahead_tokens: _s, ...columns }) =>
-          toPlain(em, User, columns),
-      ),
-    };
+    const join = usage
+      ? {
+          sql: `left join lateral (
+              select count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
+                from usage_records u
+               where u.user_id = t.id and u.created_at >= ? and u.created_at < ?) us on true`,
+          params: [usage.from, usage.to ?? this.clock.now()],
+        }
+      : undefined;
+    if (usage) columns.push('us.calls as ahead_calls', 'us.tokens as ahead_tokens');
+    return newestFirstPage(em, User, 'users', where, params, first, after, {
+      columns,
+      join,
+      visit: (row) => {
+        if (ahead.taskCounts) {
+          loaders.taskCount.prime(
+            { ownerId: row.id, filter: null },
+            toGraphQLInt(row.ahead_tasks as string),
+          );
+        }
+        if (usage) {
+          loaders.usageTotals.prime(
+            { userId: row.id, from: usage.from, to: usage.to },
+            {
+              calls: toGraphQLInt(row.ahead_calls as string),
+              totalTokens: toGraphQLInt(row.ahead_tokens as string),
+            },
+          );
+        }
+      },
+    });
   }
 
   async user(em: EntityManager, id: string): Promise<User | null> {
