@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { IdempotentRequest } from '../entities';
+import { SERVICE_RETRY_AFTER_SECONDS } from '../errors';
 import type { Clock } from '../lib/clock';
 import { rootOperation } from './operation';
 
@@ -142,9 +143,9 @@ function unavailable(): SimpleResponse {
     503,
     'SERVICE_UNAVAILABLE',
     'The database is not answering; nothing was written, retry with the same Idempotency-Key',
-    { retryAfter: 2 },
+    { retryAfter: SERVICE_RETRY_AFTER_SECONDS },
   );
-  response.headers.push(['retry-after', '2']);
+  response.headers.push(['retry-after', String(SERVICE_RETRY_AFTER_SECONDS)]);
   return response;
 }
 
