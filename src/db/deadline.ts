@@ -9,7 +9,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  */
 interface Deadline {
   at: number;
-  /** A query of this request was cut off: later errors of its transaction follow from that. */
+  /**
+   * A query of this request was cut off, or lost its connection: later errors of its
+   * transaction follow from that.
+   */
   cutOff: boolean;
 }
 

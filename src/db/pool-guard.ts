@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { markCutOff, remainingMs } from './deadline';
-import { DatabaseUnavailableError } from './unavailable';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from './unavailable';
 
 type Callback = (err: Error | null, result?: unknown) => void;
 
@@ -52,8 +52,13 @@ export function guardConnection(raw: unknown, onQuery?: (text: string) => void):
     }, left);
     const done: Callback = (err, result) => {
       clearTimeout(timer);
-      if (timedOut) cb(new DatabaseUnavailableError('The database did not answer in time'));
-      else cb(err, result);
+      if (timedOut) {
+        cb(new DatabaseUnavailableError('The database did not answer in time'));
+        return;
+      }
+      // A connection cut or refused: later errors of this request's transaction follow from it.
+      if (err && isDatabaseUnavailable(err)) markCutOff();
+      cb(err, result);
     };
     return typeof values === 'function'
       ? query.call(this, config, done)
@@ -110,6 +115,8 @@ export function guardPool(knex: Knex, acquireTimeoutMs: number): void {
         markCutOff();
         throw new DatabaseUnavailableError('No database connection became free in time');
       }
+      // No connection could be made (refused, reset): what fails after it follows from this.
+      if (isDatabaseUnavailable(err)) markCutOff();
       throw err;
     } finally {
       clearTimeout(timer);
