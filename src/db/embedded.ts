@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -35,11 +36,21 @@ export async function startEmbeddedDatabase(
     maxConnections: options.maxConnections ?? 16,
   });
   await server.start();
+  // The socket server's stop() waits for every connection to end, and only ends the ones it
+  // has taken in: one still queued for the single backend (a connect that raced the pool's
+  // close) would hold stop() forever. Every socket is tracked, and destroyed on stop.
+  const sockets = new Set<Socket>();
+  (server as unknown as { server: Server | null }).server?.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   const conn = server.getServerConn();
   return {
     url: `postgres://postgres:postgres@${conn}/postgres?sslmode=disable`,
     async stop() {
-      await server.stop();
+      const stopped = server.stop();
+      for (const socket of sockets) socket.destroy();
+      await stopped;
       await db.close();
     },
   };
