@@ -18,6 +18,7 @@ import { ensureDataset } from './dataset';
  *   --runs 1         runs per measurement (the median is printed)
  *   --connections 50,200
  *   --only tasks,admin,me,mutation,invoke
+ *   --profile DIR    Switchboard writes a V8 CPU profile there when it stops (--cpu-prof)
  * Needs DATABASE_URL (a PostgreSQL server where it may create `switchboard_perf_*` databases)
  * and the peers installed: `npm install --prefix bench/peers`.
  */
@@ -31,6 +32,7 @@ const warmup = Number(args.get('warmup') ?? 5);
 const runs = Number(args.get('runs') ?? 1);
 const connectionsList = (args.get('connections') ?? '50,200').split(',').map(Number);
 const only = new Set((args.get('only') ?? 'tasks,admin,me,mutation,invoke').split(','));
+const profileDir = args.get('profile');
 
 const ROOT = resolve(__dirname, '../..');
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz!';
@@ -239,7 +241,10 @@ async function main() {
   const switchboard = await start(
     'Switchboard',
     process.execPath,
-    ['dist/src/main.js'],
+    [
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []),
+      'dist/src/main.js',
+    ],
     {
       ...common,
       NODE_ENV: 'production',

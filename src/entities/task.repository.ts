@@ -170,15 +170,32 @@ export class TaskRepository extends EntityRepository<Task> {
     ownerIds: string[] | null,
     filter: TaskFilterValues | null | undefined,
   ): Promise<Map<string | null, number>> {
-    const params: unknown[] = [];
-    const where: string[] = [];
-    if (ownerIds) {
-      where.push('t.owner_id = any(?::uuid[])');
-      params.push(uuidArray(ownerIds));
-    }
-    where.push(...this.filterSql(filter, params));
-    const whereSql = where.length ? `where ${where.join(' and ')}` : '';
+    const filterParams: unknown[] = [];
+    const filtered = this.filterSql(filter, filterParams);
     const result = new Map<string | null, number>();
+    if (filtered.length === 0) {
+      // Unfiltered: the counts kept by triggers as tasks come and go (task_counts).
+      if (!ownerIds) {
+        const rows: { n: string }[] = await run(
+          this.getEntityManager(),
+          `select coalesce(sum(c.count), 0) as n from task_counts c`,
+        );
+        result.set(null, toGraphQLInt(rows[0]?.n));
+        return result;
+      }
+      const rows: { owner_id: string; n: string }[] = await run(
+        this.getEntityManager(),
+        `select c.owner_id, c.count as n from task_counts c where c.owner_id = any(?::uuid[])`,
+        [uuidArray(ownerIds)],
+      );
+      for (const id of ownerIds) result.set(id, 0);
+      for (const row of rows) result.set(row.owner_id, toGraphQLInt(row.n));
+      return result;
+    }
+    // Placeholders in order: the owners' first, then the filter's.
+    const where = ownerIds ? ['t.owner_id = any(?::uuid[])', ...filtered] : filtered;
+    const params = ownerIds ? [uuidArray(ownerIds), ...filterParams] : filterParams;
+    const whereSql = `where ${where.join(' and ')}`;
     if (!ownerIds) {
       const rows: { n: string }[] = await run(
         this.getEntityManager(),

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../../auth/viewer';
 import { User } from '../../entities';
 import { Role } from '../../entities/enums';
+import { usageTotalsSql } from '../../entities/usage-sums';
 import { ConflictError, NotFoundError } from '../../errors';
 import { requireId } from '../../lib/ids';
 import { countRows, escapeLike, newestFirstPage, pageSize, type Page } from '../../lib/pagination';
@@ -76,18 +77,14 @@ export class AdminService {
   ): Promise<Page<User>> {
     const columns: string[] = [];
     if (ahead.taskCounts) {
-      columns.push('(select count(*) from tasks x where x.owner_id = t.id) as ahead_tasks');
+      // Kept by triggers as tasks come and go (migration 20261201040000).
+      columns.push(
+        'coalesce((select c.count from task_counts c where c.owner_id = t.id), 0) as ahead_tasks',
+      );
     }
     const usage = ahead.usage;
-    const join = usage
-      ? {
-          sql: `left join lateral (
-              select count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
-                from usage_records u
-               where u.user_id = t.id and u.created_at >= ? and u.created_at < ?) us on true`,
-          params: [usage.from, usage.to ?? this.clock.now()],
-        }
-      : undefined;
+    const sums = usage ? usageTotalsSql('t.id', usage.from, usage.to ?? this.clock.now()) : null;
+    const join = sums ? { sql: `left join lateral (${sums.sql}) us on true`, params: sums.params } : undefined;
     if (usage) columns.push('us.calls as ahead_calls', 'us.tokens as ahead_tokens');
     return newestFirstPage(em, User, 'users', where, params, first, after, {
       columns,

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UsageRecord } from '../../entities';
+import { usageTotalsSql } from '../../entities/usage-sums';
 import { BadUserInputError } from '../../errors';
 import { type Clock, monthOf } from '../../lib/clock';
 import { isUuid } from '../../lib/ids';
@@ -111,12 +112,12 @@ export class UsageAggregates {
   }
 
   async totals(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageTotals>> {
-    const [where, params] = this.where(userIds, range);
+    const sums = usageTotalsSql('u.id', range.from, range.to ?? this.clock.now());
     const rows: { user_id: string; calls: string; tokens: string }[] = await query(
       this.em,
-      `select u.user_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
-         from usage_records u where ${where} group by u.user_id`,
-      params,
+      `select u.id as user_id, s.calls, s.tokens
+         from unnest(?::uuid[]) as u(id) cross join lateral (${sums.sql}) s`,
+      [uuidArray(userIds), ...sums.params],
     );
     const result = new Map<string, UsageTotals>();
     for (const row of rows) {

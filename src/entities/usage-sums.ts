@@ -1,0 +1,42 @@
+const DAY_MS = 86_400_000;
+
+/**
+ * One user's calls and tokens in `[from, to)` as a subquery (a lateral join's body) with `?`
+ * placeholders: whole UTC days from `usage_daily` (kept by triggers, see migration
+ * 20261201040000), the partial days at either edge from `usage_records`. A 30-day range reads
+ * about 30 day rows and two edge days of records instead of a month of records; the result is
+ * the same sum to the row.
+ *
+ * `userIdSql` names the user's id in the enclosing statement (`t.id`, `u.id`).
+ */
+export function usageTotalsSql(userIdSql: string, from: Date, to: Date): {
+  sql: string;
+  params: unknown[];
+} {
+  const fromMs = from.getTime();
+  const toMs = Math.max(to.getTime(), fromMs);
+  // The first midnight at or after `from`; the last midnight at or before `to`.
+  const firstWhole = Math.ceil(fromMs / DAY_MS) * DAY_MS;
+  const lastWhole = Math.max(Math.floor(toMs / DAY_MS) * DAY_MS, firstWhole);
+  const headEnd = Math.min(toMs, firstWhole);
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  return {
+    sql: `select coalesce(sum(p.calls), 0) as calls, coalesce(sum(p.tokens), 0) as tokens from (
+        select count(*) as calls, sum(r.total_tokens) as tokens from usage_records r
+         where r.user_id = ${userIdSql} and r.created_at >= ? and r.created_at < ?
+        union all
+        select sum(d.calls), sum(d.tokens) from usage_daily d
+         where d.user_id = ${userIdSql} and d.day >= ?::date and d.day < ?::date
+        union all
+        select count(*), sum(r.total_tokens) from usage_records r
+         where r.user_id = ${userIdSql} and r.created_at >= ? and r.created_at < ?) p`,
+    params: [
+      from,
+      new Date(headEnd),
+      day(firstWhole),
+      day(lastWhole),
+      new Date(Math.max(lastWhole, headEnd)),
+      new Date(toMs),
+    ],
+  };
+}
