@@ -13,7 +13,10 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { ApiKeyScope } from './enums';
 import { User } from './user.entity';
 
-@ObjectType({ description: 'A key for partner integrations; acts as its owner within its scopes' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'A key for partner integrations; acts as its owner within its scopes',
+})
 @Entity({ tableName: 'api_keys' })
 @Index({ name: 'api_keys_user_idx', properties: ['user', 'createdAt'] })
 export class ApiKey {

@@ -12,7 +12,10 @@ import { JSONScalar } from '../schema/scalars';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { User } from './user.entity';
 
-@ObjectType({ description: 'An admin action: who did what to which target, before and after' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'An admin action: who did what to which target, before and after',
+})
 @Entity({ tableName: 'audit_entries' })
 @Index({ name: 'audit_entries_created_idx', properties: ['createdAt', 'id'] })
 @Index({ name: 'audit_entries_target_idx', properties: ['targetType', 'targetId'] })

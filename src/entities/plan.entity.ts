@@ -2,7 +2,10 @@ import { Entity, Enum, Property, OptionalProps } from '@mikro-orm/core';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { PlanTier } from './enums';
 
-@ObjectType({ description: 'A subscription plan. monthlyTokenQuota null = unlimited' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'A subscription plan. monthlyTokenQuota null = unlimited',
+})
 @Entity({ tableName: 'plans' })
 export class Plan {
   [OptionalProps]?: 'monthlyTokenQuota';

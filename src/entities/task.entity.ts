@@ -15,7 +15,10 @@ import { TaskPriority, TaskStatus } from './enums';
 import { User } from './user.entity';
 import { TaskRepository } from './task.repository';
 
-@ObjectType({ description: 'A task owned by one user' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'A task owned by one user',
+})
 @Entity({ tableName: 'tasks', repository: () => TaskRepository })
 @Index({ name: 'tasks_owner_created_idx', properties: ['owner', 'createdAt', 'id'] })
 @Index({ name: 'tasks_owner_updated_idx', properties: ['owner', 'updatedAt', 'id'] })

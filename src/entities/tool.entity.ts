@@ -5,6 +5,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PlanTier } from './enums';
 
 @ObjectType({
+  simpleResolvers: true,
   description: 'An AI tool the gateway invokes: built in, or an upstream HTTP service',
 })
 @Entity({ tableName: 'tools' })

@@ -16,7 +16,10 @@ import { ApiKey } from './api-key.entity';
 import { Tool } from './tool.entity';
 import { User } from './user.entity';
 
-@ObjectType({ description: 'One call that reached a tool' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'One call that reached a tool',
+})
 @Entity({ tableName: 'usage_records' })
 @Index({
   name: 'usage_records_user_created_idx',

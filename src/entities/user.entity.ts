@@ -3,7 +3,10 @@ import { Entity, Enum, Index, PrimaryKey, Property, OptionalProps, Check } from 
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Role } from './enums';
 
-@ObjectType({ description: 'An account' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'An account',
+})
 @Entity({ tableName: 'users' })
 @Check({ name: 'users_email_lower_check', expression: 'email = lower(email)' })
 // The admin's users list, newest first.

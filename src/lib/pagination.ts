@@ -77,7 +77,10 @@ function isCalendarDate(key: string): boolean {
 export const TIMESTAMP_KEY =
   /^(infinity|-infinity|(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)?)$/;
 
-@ObjectType({ description: 'Where a page sits in its list' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Where a page sits in its list',
+})
 export class PageInfo {
   @Field(() => Boolean)
   hasNextPage!: boolean;
@@ -112,7 +115,10 @@ export interface PageSource<T> {
  * parents in one tick batch through DataLoaders.
  */
 export function connectionType<T extends object>(node: ClassType<T>, name: string) {
-  @ObjectType(`${name}Edge`, { description: `A ${name} and its cursor` })
+  @ObjectType(`${name}Edge`, {
+    simpleResolvers: true,
+    description: `A ${name} and its cursor`,
+  })
   class Edge {
     @Field(() => String, { description: 'Opaque; pass as `after` to continue after this row' })
     cursor!: string;
@@ -121,7 +127,7 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
     node!: T;
   }
 
-  @ObjectType()
+  @ObjectType({ simpleResolvers: true })
   abstract class Connection {
     private loaded: Promise<Page<T>> | undefined;
 

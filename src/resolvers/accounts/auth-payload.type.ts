@@ -1,7 +1,10 @@
 import { Field, ObjectType } from 'type-graphql';
 import { User } from '../../entities';
 
-@ObjectType({ description: 'Tokens for a signed-in session' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Tokens for a signed-in session',
+})
 export class AuthPayload {
   @Field(() => String, { description: 'JWT for `Authorization: Bearer`; short-lived' })
   accessToken!: string;

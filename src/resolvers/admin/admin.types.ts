@@ -4,10 +4,16 @@ import { AuditEntry, User } from '../../entities';
 import { Role } from '../../entities/enums';
 import { connectionType } from '../../lib/pagination';
 
-@ObjectType('UserConnection', { description: 'A page of users, newest first' })
+@ObjectType('UserConnection', {
+  simpleResolvers: true,
+  description: 'A page of users, newest first',
+})
 export class UserConnection extends connectionType(User, 'User') {}
 
-@ObjectType('AuditEntryConnection', { description: 'A page of audit entries, newest first' })
+@ObjectType('AuditEntryConnection', {
+  simpleResolvers: true,
+  description: 'A page of audit entries, newest first',
+})
 export class AuditEntryConnection extends connectionType(AuditEntry, 'AuditEntry') {}
 
 @InputType({ description: 'Narrows the user list' })

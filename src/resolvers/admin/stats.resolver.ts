@@ -4,7 +4,10 @@ import { TaskStatus } from '../../entities/enums';
 import type { Services } from '../../services';
 import { UsageByTool } from '../usage/usage.types';
 
-@ObjectType({ description: 'Tasks in one status' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Tasks in one status',
+})
 export class TaskStatusCount {
   @Field(() => TaskStatus)
   status!: TaskStatus;
@@ -13,7 +16,10 @@ export class TaskStatusCount {
   count!: number;
 }
 
-@ObjectType({ description: 'Platform totals (ADMIN)' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Platform totals (ADMIN)',
+})
 export class PlatformStats {
   @Field(() => Int)
   users!: number;

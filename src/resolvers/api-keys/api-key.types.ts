@@ -21,7 +21,10 @@ export class CreateApiKeyInput {
   expiresAt?: Date | null;
 }
 
-@ObjectType({ description: 'A new key; secret is shown this once only' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'A new key; secret is shown this once only',
+})
 export class ApiKeyCreated {
   @Field(() => ApiKey)
   apiKey!: ApiKey;

@@ -2,6 +2,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Plan } from '../../entities';
 
 @ObjectType('PlanSubscription', {
+  simpleResolvers: true,
   description: "A user's plan and this month's metering. tokensRemaining null = unlimited",
 })
 export class SubscriptionView {

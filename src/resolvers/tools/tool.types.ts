@@ -6,7 +6,10 @@ import { PlanTier } from '../../entities/enums';
 import { connectionType } from '../../lib/pagination';
 import { SubscriptionView } from '../plans/subscription.types';
 
-@ObjectType('ToolConnection', { description: 'A page of tools, by slug' })
+@ObjectType('ToolConnection', {
+  simpleResolvers: true,
+  description: 'A page of tools, by slug',
+})
 export class ToolConnection extends connectionType(Tool, 'Tool') {}
 
 @InputType({ description: 'Narrows the tool list' })
@@ -111,7 +114,10 @@ export class UpdateToolInput {
   isActive?: boolean | null;
 }
 
-@ObjectType({ description: 'The result of invokeTool' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'The result of invokeTool',
+})
 export class ToolInvocation {
   @Field(() => JSONScalar)
   output!: unknown;

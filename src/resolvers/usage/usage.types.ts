@@ -4,10 +4,16 @@ import { UsageRecord } from '../../entities';
 import { UsageStatus } from '../../entities/enums';
 import { connectionType } from '../../lib/pagination';
 
-@ObjectType('UsageRecordConnection', { description: 'A page of usage records, newest first' })
+@ObjectType('UsageRecordConnection', {
+  simpleResolvers: true,
+  description: 'A page of usage records, newest first',
+})
 export class UsageRecordConnection extends connectionType(UsageRecord, 'UsageRecord') {}
 
-@ObjectType({ description: 'Calls and tokens of one tool' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Calls and tokens of one tool',
+})
 export class UsageByTool {
   /** The tool's id; the `tool` field reads it (UsageByToolResolver). */
   toolId!: string;
@@ -19,7 +25,10 @@ export class UsageByTool {
   totalTokens!: number;
 }
 
-@ObjectType({ description: 'Calls and tokens of one UTC day; day is YYYY-MM-DD in UTC' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Calls and tokens of one UTC day; day is YYYY-MM-DD in UTC',
+})
 export class UsageByDay {
   @Field(() => String)
   day!: string;
@@ -36,6 +45,7 @@ export class UsageByDay {
  * each aggregate only when it is asked for, batched across every user in the request.
  */
 @ObjectType({
+  simpleResolvers: true,
   description: 'Usage over a time range: calls that reached a tool and tokens charged',
 })
 export class UsageSummary {
