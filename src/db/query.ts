@@ -22,6 +22,33 @@ export function sendStatementsAsText(knex: Knex): void {
   textOnly.add(knex.client);
 }
 
+interface PgConnection {
+  query(
+    config: { text: string; values: readonly unknown[] },
+    callback: (err: Error | null, result: { rows: unknown[] }) => void,
+  ): void;
+}
+interface KnexConnections {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<unknown>;
+  positionBindings(sql: string): string;
+}
+
+/** `?` placeholders turned into `$1`, `$2`, ... as knex does, once per statement text. */
+const positional = new Map<string, string>();
+const POSITIONAL_TEXTS = 2_000;
+
+function positionalText(client: KnexConnections, sql: string): string {
+  let text = positional.get(sql);
+  if (text === undefined) {
+    text = client.positionBindings(sql);
+    // Statement texts come from the code (a few hundred shapes); the bound is only a guard.
+    if (positional.size >= POSITIONAL_TEXTS) positional.clear();
+    positional.set(sql, text);
+  }
+  return text;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function query<T = any[]>(
   em: EntityManager,
@@ -31,12 +58,37 @@ export async function query<T = any[]>(
   if (textOnly.has(em.getKnex().client)) return em.execute(sql, [...params]) as Promise<T>;
   // As em.execute does: inside a transactional() callback, even the outer manager means the
   // transaction's (MikroORM keeps it in its TransactionContext).
-  const knex = (em.getContext(false).getTransactionContext<Knex.Transaction>() ??
-    em.getKnex()) as Knex;
+  const trx = em.getContext(false).getTransactionContext<Knex.Transaction>();
+  const knex = (trx ?? em.getKnex()) as Knex;
+  // knex expands an array value into a list of placeholders, and refuses undefined: such
+  // statements keep its path. The others go straight to a pooled (or the transaction's)
+  // connection, where pool-guard.ts still bounds them by the request's deadline and counts
+  // them: knex's query builder, runner and events cost more than the statement's own I/O.
+  if (params.some((value) => value === undefined || Array.isArray(value))) {
+    try {
+      const result = (await knex.raw(sql, params as Knex.RawBinding[])) as { rows: unknown };
+      return result.rows as T;
+    } catch (err) {
+      throw em.getDriver().convertException(err as Error);
+    }
+  }
+  const client = knex.client as unknown as KnexConnections;
+  let connection: PgConnection | undefined;
   try {
-    const result = (await knex.raw(sql, params as Knex.RawBinding[])) as { rows: unknown };
+    if (trx?.isCompleted()) {
+      throw new Error('Transaction query already complete');
+    }
+    connection = await client.acquireConnection();
+    const held = connection;
+    const result = await new Promise<{ rows: unknown[] }>((resolve, reject) => {
+      held.query({ text: positionalText(client, sql), values: params }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+    });
     return result.rows as T;
   } catch (err) {
     throw em.getDriver().convertException(err as Error);
+  } finally {
+    if (connection) void client.releaseConnection(connection);
   }
 }
