@@ -26,8 +26,19 @@ export class AccessTokens {
    * and failing, to read it as a public key), which costs more than the HMAC itself.
    */
   private readonly key: KeyObject;
+  /**
+   * Tokens that verified, with their claims and expiry: a client sends the same token with
+   * every request for its lifetime, and the signature check and claim parsing cost more than
+   * the rest of authenticating. Only exact token strings that passed are kept; expiry is
+   * checked on every use; revocation is not a property of the token (the session is read with
+   * the account on every request). Bounded: the oldest entry goes first.
+   */
+  private readonly verified = new Map<string, { claims: AccessTokenClaims; exp: number }>();
 
-  constructor(private readonly settings: TokenSettings) {
+  constructor(
+    private readonly settings: TokenSettings,
+    private readonly maxVerified = 10_000,
+  ) {
     this.key = createSecretKey(Buffer.from(settings.secret, 'utf8'));
   }
 
@@ -48,6 +59,12 @@ export class AccessTokens {
    * not say when it expires and when it was issued.
    */
   verify(token: string): AccessTokenClaims | null {
+    const known = this.verified.get(token);
+    if (known) {
+      if (Math.floor(Date.now() / 1000) < known.exp) return known.claims;
+      this.verified.delete(token);
+      return null;
+    }
     try {
       const payload = jwt.verify(token, this.key, {
         algorithms: ['HS256'],
@@ -59,7 +76,12 @@ export class AccessTokens {
       if (typeof sub !== 'string' || typeof sid !== 'string') return null;
       // jsonwebtoken accepts a token without `exp` as valid forever: ours always carry both.
       if (typeof exp !== 'number' || typeof iat !== 'number') return null;
-      return { sub, sid };
+      const claims = { sub, sid };
+      if (this.verified.size >= this.maxVerified) {
+        this.verified.delete(this.verified.keys().next().value as string);
+      }
+      this.verified.set(token, { claims, exp });
+      return claims;
     } catch {
       return null;
     }

@@ -226,6 +226,34 @@ describe('access tokens', () => {
     );
     expectNoErrors(await t.gql(ME, {}, both));
   });
+
+  it('a token already accepted (verified tokens are remembered) still stops at its expiry and at logout', async () => {
+    const u = await t.seed.user();
+    const secret = 'test-secret-0123456789-abcdefghijklmnop';
+    const payload = jwt.decode(u.accessToken) as Record<string, unknown>;
+    const now = Math.floor(Date.now() / 1000);
+    // Expires at the start of the second after next: accepted now, refused from then on.
+    const exp = now + 2;
+    const short = jwt.sign({ sid: payload.sid, sub: payload.sub, iat: now, exp }, secret, {
+      algorithm: 'HS256',
+      issuer: 'switchboard',
+      audience: 'switchboard-api',
+    });
+    expect(expectNoErrors(await t.gql(ME, {}, short)).me.id).toBe(u.id);
+    expectNoErrors(await t.gql(ME, {}, short));
+    await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
+    expectErrorCode(await t.gql(ME, {}, short), 'UNAUTHENTICATED');
+    // The session's end applies to a remembered token at once.
+    expectNoErrors(await t.gql(ME, {}, u.accessToken));
+    expectNoErrors(
+      await t.gql(
+        `mutation($r: String!) { logout(refreshToken: $r) }`,
+        { r: u.refreshToken },
+        u.accessToken,
+      ),
+    );
+    expectErrorCode(await t.gql(ME, {}, u.accessToken), 'UNAUTHENTICATED');
+  });
 });
 
 describe('refresh tokens', () => {
