@@ -22,14 +22,14 @@ import { User } from './user.entity';
 export class ApiKey {
   [OptionalProps]?: 'scopes' | 'createdAt' | 'lastUsedAt' | 'expiresAt' | 'revokedAt';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The key’s id (a UUID); revokeApiKey takes it' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
   @ManyToOne(() => User, { ref: true, deleteRule: 'cascade' })
   user!: Ref<User>;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'The owner’s label for the key, 1 to 100 characters' })
   @Property({ type: 'text' })
   name!: string;
 
@@ -40,11 +40,13 @@ export class ApiKey {
   @Property({ type: 'text', hidden: true })
   secretHash!: string;
 
-  @Field(() => [ApiKeyScope])
+  @Field(() => [ApiKeyScope], {
+    description: 'What the key may do; anything else answers FORBIDDEN',
+  })
   @Enum({ items: () => ApiKeyScope, array: true, type: 'text[]' })
   scopes: ApiKeyScope[] = [];
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the key was created (UTC)' })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
@@ -52,11 +54,17 @@ export class ApiKey {
   @Property({ type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null = null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the key stops working (UTC); null = never',
+  })
   @Property({ type: 'timestamptz', nullable: true })
   expiresAt: Date | null = null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the key was revoked (UTC); null while it is not',
+  })
   @Property({ type: 'timestamptz', nullable: true })
   revokedAt: Date | null = null;
 }

@@ -22,7 +22,7 @@ import { User } from './user.entity';
 export class AuditEntry {
   [OptionalProps]?: 'actor' | 'targetId' | 'details' | 'createdAt';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The entry’s id (a UUID)' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -33,11 +33,11 @@ export class AuditEntry {
   @Property({ type: 'text' })
   action!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'What kind of thing was changed: User, Task or Tool' })
   @Property({ type: 'text' })
   targetType!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The id of the changed thing' })
   @Property({ type: 'text', nullable: true })
   targetId: string | null = null;
 
@@ -45,7 +45,7 @@ export class AuditEntry {
   @Property({ type: 'jsonb', nullable: true })
   details: unknown = null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the action was taken (UTC)' })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 }

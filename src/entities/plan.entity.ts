@@ -10,11 +10,11 @@ import { PlanTier } from './enums';
 export class Plan {
   [OptionalProps]?: 'monthlyTokenQuota';
 
-  @Field(() => PlanTier)
+  @Field(() => PlanTier, { description: 'Which plan this is' })
   @Enum({ items: () => PlanTier, nativeEnumName: 'plan_tier', primary: true })
   tier!: PlanTier;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'Display name of the plan' })
   @Property({ type: 'text' })
   name!: string;
 

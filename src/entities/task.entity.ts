@@ -49,30 +49,36 @@ export class Task {
 
   [EntityRepositoryType]?: TaskRepository;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The task’s id (a UUID)' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
   @ManyToOne(() => User, { ref: true, deleteRule: 'cascade' })
   owner!: Ref<User>;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'Short title, 1 to 200 characters' })
   @Property({ type: 'text' })
   title!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Free text, up to 10,000 characters; null if none',
+  })
   @Property({ type: 'text', nullable: true })
   description: string | null = null;
 
-  @Field(() => TaskStatus)
+  @Field(() => TaskStatus, { description: 'Where the task stands; TODO unless set' })
   @Enum({ items: () => TaskStatus, nativeEnumName: 'task_status' })
   status: TaskStatus = TaskStatus.TODO;
 
-  @Field(() => TaskPriority)
+  @Field(() => TaskPriority, { description: 'How urgent the task is; MEDIUM unless set' })
   @Enum({ items: () => TaskPriority, nativeEnumName: 'task_priority' })
   priority: TaskPriority = TaskPriority.MEDIUM;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the task is due (UTC); null if it has no due date',
+  })
   @Property({ type: 'timestamptz', nullable: true })
   dueDate: Date | null = null;
 
@@ -80,11 +86,11 @@ export class Task {
   @Property({ type: 'timestamptz', nullable: true })
   completedAt: Date | null = null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the task was created (UTC)' })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the task last changed (UTC)' })
   @Property({ type: 'timestamptz', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

@@ -13,7 +13,7 @@ import { PlanTier } from './enums';
 export class Tool {
   [OptionalProps]?: 'requiredTier' | 'endpointUrl' | 'isActive' | 'createdAt' | 'updatedAt';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The tool’s id (a UUID); updateTool takes it' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -21,15 +21,17 @@ export class Tool {
   @Property({ type: 'text', unique: true })
   slug!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'Display name' })
   @Property({ type: 'text' })
   name!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'What the tool does, for people choosing one' })
   @Property({ type: 'text' })
   description!: string;
 
-  @Field(() => String)
+  @Field(() => String, {
+    description: 'A grouping such as text; ToolFilter.category matches it exactly',
+  })
   @Property({ type: 'text' })
   category!: string;
 
@@ -49,7 +51,10 @@ export class Tool {
   @Property({ type: 'text', nullable: true })
   endpointUrl: string | null = null;
 
-  @Field(() => Boolean)
+  @Field(() => Boolean, {
+    description:
+      'False once an admin retires the tool: tools and tool leave it out, invokeTool answers NOT_FOUND',
+  })
   @Property({ type: 'boolean' })
   isActive: boolean = true;
 

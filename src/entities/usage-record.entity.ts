@@ -50,7 +50,7 @@ export class UsageRecord {
     | 'requestHash'
     | 'output';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The record’s id (a UUID)' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -63,11 +63,17 @@ export class UsageRecord {
   @ManyToOne(() => ApiKey, { ref: true, nullable: true, deleteRule: 'set null' })
   apiKey: Ref<ApiKey> | null = null;
 
-  @Field(() => Int)
+  @Field(() => Int, {
+    description:
+      'Input tokens charged: as the tool reported them, else JSON characters / 4 rounded up; 0 for a failed call',
+  })
   @Property({ type: 'integer' })
   inputTokens: number = 0;
 
-  @Field(() => Int)
+  @Field(() => Int, {
+    description:
+      'Output tokens charged: as the tool reported them, else JSON characters / 4 rounded up; 0 for a failed call',
+  })
   @Property({ type: 'integer' })
   outputTokens: number = 0;
 
@@ -75,7 +81,7 @@ export class UsageRecord {
   @Property({ type: 'integer' })
   totalTokens: number = 0;
 
-  @Field(() => UsageStatus)
+  @Field(() => UsageStatus, { description: 'How the call ended' })
   @Enum({ items: () => UsageStatus, nativeEnumName: 'usage_status' })
   status!: UsageStatus;
 
@@ -83,11 +89,13 @@ export class UsageRecord {
   @Property({ type: 'text', nullable: true })
   errorCode: string | null = null;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'How long the tool took, in milliseconds' })
   @Property({ type: 'integer' })
   latencyMs: number = 0;
 
-  @Field(() => Date)
+  @Field(() => Date, {
+    description: 'When the call was made (UTC); it counts in that month’s quota',
+  })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 

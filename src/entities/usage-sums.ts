@@ -9,7 +9,11 @@ const DAY_MS = 86_400_000;
  *
  * `userIdSql` names the user's id in the enclosing statement (`t.id`, `u.id`).
  */
-export function usageTotalsSql(userIdSql: string, from: Date, to: Date): {
+export function usageTotalsSql(
+  userIdSql: string,
+  from: Date,
+  to: Date,
+): {
   sql: string;
   params: unknown[];
 } {

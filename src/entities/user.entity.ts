@@ -14,7 +14,7 @@ import { Role } from './enums';
 export class User {
   [OptionalProps]?: 'role' | 'isActive' | 'createdAt' | 'updatedAt';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The account’s id (a UUID)' })
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
@@ -22,14 +22,18 @@ export class User {
   @Property({ type: 'text', unique: true })
   email!: string;
 
-  @Field(() => String)
+  @Field(() => String, {
+    description: 'Display name, 1 to 100 characters; an API key reads it only with TASKS_READ',
+  })
   @Property({ type: 'text' })
   name!: string;
 
   @Property({ type: 'text', hidden: true })
   passwordHash!: string;
 
-  @Field(() => Role)
+  @Field(() => Role, {
+    description: 'What the account may do; an API key reads it only with TASKS_READ',
+  })
   @Enum({ items: () => Role, nativeEnumName: 'user_role' })
   role: Role = Role.USER;
 
@@ -37,7 +41,7 @@ export class User {
   @Property({ type: 'boolean' })
   isActive: boolean = true;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the account was registered (UTC)' })
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 

@@ -82,16 +82,24 @@ export const TIMESTAMP_KEY =
   description: 'Where a page sits in its list',
 })
 export class PageInfo {
-  @Field(() => Boolean)
+  @Field(() => Boolean, {
+    description: 'True when more rows follow: ask again with `after: endCursor`',
+  })
   hasNextPage!: boolean;
 
   @Field(() => Boolean, { description: 'True when the page was asked for after a cursor' })
   hasPreviousPage!: boolean;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The cursor of the page’s first row; null for an empty page',
+  })
   startCursor!: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The cursor of the page’s last row, to pass as `after`; null for an empty page',
+  })
   endCursor!: string | null;
 }
 
@@ -117,13 +125,13 @@ export interface PageSource<T> {
 export function connectionType<T extends object>(node: ClassType<T>, name: string) {
   @ObjectType(`${name}Edge`, {
     simpleResolvers: true,
-    description: `A ${name} and its cursor`,
+    description: `One ${name} of a page, with its cursor`,
   })
   class Edge {
     @Field(() => String, { description: 'Opaque; pass as `after` to continue after this row' })
     cursor!: string;
 
-    @Field(() => node)
+    @Field(() => node, { description: `The ${name} at this place in the list` })
     node!: T;
   }
 
@@ -137,7 +145,9 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
       return (this.loaded ??= this.source.page());
     }
 
-    @Field(() => [Edge])
+    @Field(() => [Edge], {
+      description: `This page’s ${name} rows, in list order, each with its cursor`,
+    })
     async edges(): Promise<Edge[]> {
       const page = await this.load();
       return page.rows.map((row, i) => ({ cursor: page.cursors[i]!, node: row }));
@@ -148,7 +158,9 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
       return (await this.load()).rows;
     }
 
-    @Field(() => PageInfo)
+    @Field(() => PageInfo, {
+      description: 'Whether more rows follow, and the cursors to continue from',
+    })
     async pageInfo(): Promise<PageInfo> {
       const page = await this.load();
       return {

@@ -46,13 +46,19 @@ export function buildAppSchema(services?: Services): GraphQLSchema {
   const instances = new Map<unknown, unknown>(
     resolvers.map((Resolver) => [Resolver, new Resolver(services as Services)]),
   );
-  return buildSchemaSync({
+  const schema = buildSchemaSync({
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: true,
     validateFn: validateArgument,
     container: { get: (cls) => instances.get(cls) },
   });
+  // type-graphql has no option for the root types' own descriptions.
+  schema.getQueryType()!.description =
+    'Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN).';
+  schema.getMutationType()!.description =
+    'Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN).';
+  return schema;
 }
 
 /** The SDL committed at src/schema/schema.graphql: sorted, so that diffs stay readable. */

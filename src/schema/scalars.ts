@@ -14,6 +14,7 @@ function inRange(value: Date): Date {
 export const DateTimeScalar = new GraphQLScalarType<Date, Date>({
   ...GraphQLDateTime.toConfig(),
   name: 'DateTime',
+  description: `${GraphQLDateTime.description} Input must fall in the years 0001 to 9999.`,
   parseValue: (value: unknown) => inRange(GraphQLDateTime.parseValue(value) as Date),
   parseLiteral: (ast: ValueNode, variables?: Record<string, unknown> | null) =>
     inRange(GraphQLDateTime.parseLiteral(ast, variables) as Date),
@@ -43,6 +44,7 @@ function withinDepth<T>(value: T): T {
 export const JSONScalar = new GraphQLScalarType({
   ...GraphQLJSON.toConfig(),
   name: 'JSON',
+  description: `${GraphQLJSON.description} Input may nest at most ${MAX_JSON_DEPTH} levels deep.`,
   parseValue: (value: unknown) => withinDepth(GraphQLJSON.parseValue(value)),
   parseLiteral: (ast: ValueNode, variables?: Record<string, unknown> | null) =>
     withinDepth(GraphQLJSON.parseLiteral(ast, variables)),

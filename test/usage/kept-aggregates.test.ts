@@ -32,7 +32,11 @@ const COUNTS = `query($id: ID!) { user(id: $id) { tasks { totalCount } } }`;
 
 async function keptCount(user: SeededUser): Promise<{ own: number; admin: number }> {
   const own = expectNoErrors(
-    await t.gql<{ tasks: { totalCount: number } }>(`{ tasks { totalCount } }`, {}, user.accessToken),
+    await t.gql<{ tasks: { totalCount: number } }>(
+      `{ tasks { totalCount } }`,
+      {},
+      user.accessToken,
+    ),
   );
   const seen = expectNoErrors(
     await t.gql<{ user: { tasks: { totalCount: number } } }>(

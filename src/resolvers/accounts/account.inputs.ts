@@ -21,11 +21,11 @@ export class RegisterInput {
 
 @InputType({ description: 'Credentials' })
 export class LoginInput {
-  @Field(() => String)
+  @Field(() => String, { description: 'Case-insensitive; up to 254 characters' })
   @MaxLength(254)
   email!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'Up to 128 characters' })
   @MaxLength(128, { message: 'password must be at most 128 characters' })
   password!: string;
 }
@@ -41,7 +41,9 @@ export class UpdateProfileInput {
 
 @InputType({ description: 'A password change; signs out the caller’s other sessions' })
 export class ChangePasswordInput {
-  @Field(() => String)
+  @Field(() => String, {
+    description: 'The password in use now; a wrong one answers BAD_USER_INPUT',
+  })
   @MaxLength(128)
   currentPassword!: string;
 

@@ -24,12 +24,25 @@ export class AccountResolver {
   }
 
   @Mutation(() => AuthPayload, { description: 'Creates an account on the FREE plan; public' })
-  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context) {
+  register(
+    @Arg('input', () => RegisterInput, {
+      description: 'Email, password and name; an email already registered answers CONFLICT',
+    })
+    input: RegisterInput,
+    @Ctx() ctx: Context,
+  ) {
     return this.services.accounts.register(ctx.em, input, ctx.clientAddress);
   }
 
   @Mutation(() => AuthPayload, { description: 'Signs in; public' })
-  login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context) {
+  login(
+    @Arg('input', () => LoginInput, {
+      description:
+        'Email and password; a wrong pair or a deactivated account answers UNAUTHENTICATED, too many attempts RATE_LIMITED',
+    })
+    input: LoginInput,
+    @Ctx() ctx: Context,
+  ) {
     return this.services.accounts.login(ctx.em, input, ctx.clientAddress);
   }
 
@@ -46,7 +59,10 @@ export class AccountResolver {
 
   @Mutation(() => Boolean, { description: 'Ends the session this refresh token belongs to' })
   logout(
-    @Arg('refreshToken', () => String) refreshToken: string,
+    @Arg('refreshToken', () => String, {
+      description: 'One of the caller’s refresh tokens; any other answers false and ends nothing',
+    })
+    refreshToken: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
     return this.services.accounts.logout(ctx.em, signedIn(ctx), refreshToken);
@@ -59,7 +75,8 @@ export class AccountResolver {
 
   @Mutation(() => User, { description: 'Changes the caller’s profile' })
   updateProfile(
-    @Arg('input', () => UpdateProfileInput) input: UpdateProfileInput,
+    @Arg('input', () => UpdateProfileInput, { description: 'The changes; absent fields stay' })
+    input: UpdateProfileInput,
     @Ctx() ctx: Context,
   ): Promise<User> {
     return this.services.accounts.updateProfile(ctx.em, signedIn(ctx), input);
@@ -67,7 +84,8 @@ export class AccountResolver {
 
   @Mutation(() => Boolean, { description: 'Revokes the caller’s other sessions' })
   changePassword(
-    @Arg('input', () => ChangePasswordInput) input: ChangePasswordInput,
+    @Arg('input', () => ChangePasswordInput, { description: 'The current and the new password' })
+    input: ChangePasswordInput,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
     return this.services.accounts.changePassword(ctx.em, signedIn(ctx), input);

@@ -14,9 +14,9 @@ export class AuthPayload {
   })
   refreshToken!: string;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When accessToken stops working (UTC): refresh before then' })
   accessTokenExpiresAt!: Date;
 
-  @Field(() => User)
+  @Field(() => User, { description: 'The account signed in' })
   user!: User;
 }

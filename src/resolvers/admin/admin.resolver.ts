@@ -60,7 +60,13 @@ export class AdminResolver {
   }
 
   @Query(() => User, { nullable: true, description: 'ADMIN: one account; null if none' })
-  user(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<User | null> {
+  user(
+    @Arg('id', () => ID, {
+      description: 'The account’s id; a malformed one answers BAD_USER_INPUT',
+    })
+    id: string,
+    @Ctx() ctx: Context,
+  ): Promise<User | null> {
     return this.services.admin.user(ctx.em, id);
   }
 
@@ -71,8 +77,12 @@ export class AdminResolver {
 
   @Mutation(() => User, { description: 'ADMIN: applies at the user’s next request; audited' })
   setUserRole(
-    @Arg('userId', () => ID) userId: string,
-    @Arg('role', () => Role) role: Role,
+    @Arg('userId', () => ID, { description: 'The account’s id; NOT_FOUND if there is none' })
+    userId: string,
+    @Arg('role', () => Role, {
+      description: 'The new role; demoting the last active admin answers CONFLICT',
+    })
+    role: Role,
     @Ctx() ctx: Context,
   ): Promise<User> {
     return this.services.admin.setRole(ctx.em, signedIn(ctx), userId, role);
@@ -82,8 +92,13 @@ export class AdminResolver {
     description: 'ADMIN: a deactivated user is refused at the next request; audited',
   })
   setUserActive(
-    @Arg('userId', () => ID) userId: string,
-    @Arg('active', () => Boolean) active: boolean,
+    @Arg('userId', () => ID, { description: 'The account’s id; NOT_FOUND if there is none' })
+    userId: string,
+    @Arg('active', () => Boolean, {
+      description:
+        'false deactivates the account and ends its sessions (CONFLICT for the last active admin); true reactivates it',
+    })
+    active: boolean,
     @Ctx() ctx: Context,
   ): Promise<User> {
     return this.services.admin.setActive(ctx.em, signedIn(ctx), userId, active);

@@ -24,10 +24,13 @@ export class UserFilter {
   @NotContains('\u0000', { message: 'search must not contain NUL characters' })
   search?: string | null;
 
-  @Field(() => Role, { nullable: true })
+  @Field(() => Role, { nullable: true, description: 'Only accounts with this role' })
   role?: Role | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Only active (true) or only deactivated (false) accounts',
+  })
   isActive?: boolean | null;
 }
 
@@ -42,7 +45,10 @@ export class PageArgs {
 
 @ArgsType()
 export class UsersArgs extends PageArgs {
-  @Field(() => UserFilter, { nullable: true })
+  @Field(() => UserFilter, {
+    nullable: true,
+    description: 'Only accounts that match; absent = all',
+  })
   @IsOptional()
   @ValidateNested()
   filter?: UserFilter | null;

@@ -9,10 +9,10 @@ import { UsageByTool } from '../usage/usage.types';
   description: 'Tasks in one status',
 })
 export class TaskStatusCount {
-  @Field(() => TaskStatus)
+  @Field(() => TaskStatus, { description: 'The status counted' })
   status!: TaskStatus;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Tasks in that status, across every user' })
   count!: number;
 }
 
@@ -21,7 +21,7 @@ export class TaskStatusCount {
   description: 'Platform totals (ADMIN)',
 })
 export class PlatformStats {
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Every account, deactivated ones included' })
   users!: number;
 
   @Field(() => Int, { description: 'Users whose account is active' })
@@ -30,7 +30,7 @@ export class PlatformStats {
   @Field(() => Int, { description: 'Active admins' })
   admins!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Every task of every user' })
   tasks!: number;
 
   @Field(() => [TaskStatusCount], { description: 'Every status, zero included' })

@@ -18,14 +18,21 @@ export class ApiKeyResolver {
 
   @Mutation(() => ApiKeyCreated, { description: 'Signed in with a JWT only' })
   createApiKey(
-    @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput,
+    @Arg('input', () => CreateApiKeyInput, {
+      description: 'Name, scopes and expiry; at most 50 active keys per user (CONFLICT beyond)',
+    })
+    input: CreateApiKeyInput,
     @Ctx() ctx: Context,
   ): Promise<ApiKeyCreated> {
     return this.services.apiKeys.create(ctx.em, signedIn(ctx), input);
   }
 
   @Mutation(() => ApiKey, { description: 'Signed in with a JWT only; the key stops at once' })
-  revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<ApiKey> {
+  revokeApiKey(
+    @Arg('id', () => ID, { description: 'An own key’s id; any other answers NOT_FOUND' })
+    id: string,
+    @Ctx() ctx: Context,
+  ): Promise<ApiKey> {
     return this.services.apiKeys.revoke(ctx.em, signedIn(ctx), id);
   }
 }

@@ -26,7 +26,7 @@ export class CreateApiKeyInput {
   description: 'A new key; secret is shown this once only',
 })
 export class ApiKeyCreated {
-  @Field(() => ApiKey)
+  @Field(() => ApiKey, { description: 'The new key as apiKeys lists it' })
   apiKey!: ApiKey;
 
   @Field(() => String, {

@@ -31,7 +31,7 @@ export class PlanResolver {
     description: 'Moves the caller to a plan; usage this period is kept',
   })
   changePlan(
-    @Arg('tier', () => PlanTier) tier: PlanTier,
+    @Arg('tier', () => PlanTier, { description: 'The plan to move to' }) tier: PlanTier,
     @Ctx() ctx: Context,
   ): Promise<SubscriptionView> {
     return this.services.subscriptions.changePlan(ctx.em, signedIn(ctx), tier);
@@ -39,8 +39,9 @@ export class PlanResolver {
 
   @Mutation(() => SubscriptionView, { description: 'ADMIN: puts a user on a plan; audited' })
   setUserPlan(
-    @Arg('userId', () => ID) userId: string,
-    @Arg('tier', () => PlanTier) tier: PlanTier,
+    @Arg('userId', () => ID, { description: 'The account’s id; NOT_FOUND if there is none' })
+    userId: string,
+    @Arg('tier', () => PlanTier, { description: 'The plan to put the user on' }) tier: PlanTier,
     @Ctx() ctx: Context,
   ): Promise<SubscriptionView> {
     return this.services.subscriptions.setUserPlan(ctx.em, signedIn(ctx), userId, tier);

@@ -12,7 +12,7 @@ export class SubscriptionView {
   })
   id!: string;
 
-  @Field(() => Plan)
+  @Field(() => Plan, { description: 'The plan the user is on now' })
   plan!: Plan;
 
   @Field(() => Date, { description: 'Start of the current calendar month (UTC)' })

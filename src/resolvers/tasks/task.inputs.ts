@@ -26,7 +26,10 @@ export class CreateTaskInput {
   @Field(() => TaskPriority, { nullable: true, description: 'MEDIUM when absent' })
   priority?: TaskPriority | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the task is due (UTC); absent = no due date',
+  })
   dueDate?: Date | null;
 }
 
@@ -45,10 +48,17 @@ export class UpdateTaskInput {
   @NotContains(NUL, { message: 'description must not contain NUL characters' })
   description?: string | null;
 
-  @Field(() => TaskStatus, { nullable: true })
+  @Field(() => TaskStatus, {
+    nullable: true,
+    description:
+      'Moving to DONE sets completedAt, to any other status clears it; null answers BAD_USER_INPUT',
+  })
   status?: TaskStatus | null;
 
-  @Field(() => TaskPriority, { nullable: true })
+  @Field(() => TaskPriority, {
+    nullable: true,
+    description: 'The new priority; null answers BAD_USER_INPUT',
+  })
   priority?: TaskPriority | null;
 
   @Field(() => Date, { nullable: true, description: 'null clears' })
@@ -85,9 +95,9 @@ export class TaskFilter {
 
 @InputType({ description: 'Sort order; ties are broken by id' })
 export class TaskOrder {
-  @Field(() => TaskOrderField)
+  @Field(() => TaskOrderField, { description: 'What to sort by' })
   field!: TaskOrderField;
 
-  @Field(() => OrderDirection)
+  @Field(() => OrderDirection, { description: 'Ascending or descending' })
   direction!: OrderDirection;
 }

@@ -16,7 +16,11 @@ export class TaskResolver {
     nullable: true,
     description: "Own task; someone else's answers NOT_FOUND",
   })
-  task(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Task> {
+  task(
+    @Arg('id', () => ID, { description: 'The task’s id; a malformed one answers BAD_USER_INPUT' })
+    id: string,
+    @Ctx() ctx: Context,
+  ): Promise<Task> {
     return this.services.tasks.get(ctx.em, signedIn(ctx), id);
   }
 
@@ -32,7 +36,8 @@ export class TaskResolver {
 
   @Mutation(() => Task, { description: 'Creates a task owned by the caller' })
   createTask(
-    @Arg('input', () => CreateTaskInput) input: CreateTaskInput,
+    @Arg('input', () => CreateTaskInput, { description: 'The new task' })
+    input: CreateTaskInput,
     @Ctx() ctx: Context,
   ): Promise<Task> {
     return this.services.tasks.create(ctx.em, signedIn(ctx), input);
@@ -40,20 +45,30 @@ export class TaskResolver {
 
   @Mutation(() => Task, { description: 'Changes an own task' })
   updateTask(
-    @Arg('id', () => ID) id: string,
-    @Arg('input', () => UpdateTaskInput) input: UpdateTaskInput,
+    @Arg('id', () => ID, { description: 'An own task’s id; any other answers NOT_FOUND' })
+    id: string,
+    @Arg('input', () => UpdateTaskInput, { description: 'The changes; absent fields stay' })
+    input: UpdateTaskInput,
     @Ctx() ctx: Context,
   ): Promise<Task> {
     return this.services.tasks.update(ctx.em, signedIn(ctx), id, input);
   }
 
   @Mutation(() => ID, { description: 'Deletes an own task; returns its id' })
-  deleteTask(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
+  deleteTask(
+    @Arg('id', () => ID, { description: 'An own task’s id; any other answers NOT_FOUND' })
+    id: string,
+    @Ctx() ctx: Context,
+  ): Promise<string> {
     return this.services.tasks.delete(ctx.em, signedIn(ctx), id);
   }
 
   @Mutation(() => ID, { description: 'ADMIN: deletes any task; audited' })
-  adminDeleteTask(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
+  adminDeleteTask(
+    @Arg('id', () => ID, { description: 'Any user’s task id; NOT_FOUND if there is none' })
+    id: string,
+    @Ctx() ctx: Context,
+  ): Promise<string> {
     return this.services.tasks.adminDelete(ctx.em, signedIn(ctx), id);
   }
 

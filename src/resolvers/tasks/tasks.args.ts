@@ -10,7 +10,7 @@ export class TaskPageArgs {
   @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
   after?: string | null;
 
-  @Field(() => TaskFilter, { nullable: true })
+  @Field(() => TaskFilter, { nullable: true, description: 'Only tasks that match; absent = all' })
   @IsOptional()
   @ValidateNested()
   filter?: TaskFilter | null;

@@ -34,14 +34,18 @@ export class ToolResolver {
   constructor(private readonly services: Services) {}
 
   @Query(() => ToolConnection, {
-    description: 'Active tools, by slug; any signed-in caller. Each shows its requiredTier.',
+    description:
+      'Active tools, by slug; any signed-in user (an API key needs TOOLS_INVOKE). Each shows its requiredTier.',
   })
   tools(@Args(() => ToolsArgs) args: ToolsArgs, @Ctx() ctx: Context): ToolConnection {
     return this.services.tools.list(ctx.em, args);
   }
 
   @Query(() => Tool, { nullable: true, description: 'An active tool by slug; null if none' })
-  tool(@Arg('slug', () => String) slug: string, @Ctx() ctx: Context): Promise<Tool | null> {
+  tool(
+    @Arg('slug', () => String, { description: 'The tool’s slug, as in Tool.slug' }) slug: string,
+    @Ctx() ctx: Context,
+  ): Promise<Tool | null> {
     return this.services.tools.bySlug(ctx.em, slug);
   }
 
@@ -50,7 +54,11 @@ export class ToolResolver {
       'Runs a tool and charges its tokens. A repeated idempotencyKey with the same input replays the stored result.',
   })
   invokeTool(
-    @Arg('slug', () => String) slug: string,
+    @Arg('slug', () => String, {
+      description:
+        'The tool’s slug; unknown or inactive answers NOT_FOUND, a tool above the caller’s plan FORBIDDEN',
+    })
+    slug: string,
     @Arg('input', () => JSONScalar, { description: 'Must match the tool’s inputSchema' })
     input: unknown,
     @Arg('idempotencyKey', () => String, {
@@ -70,7 +78,10 @@ export class ToolResolver {
 
   @Mutation(() => Tool, { description: 'ADMIN: registers a tool; audited' })
   createTool(
-    @Arg('input', () => CreateToolInput) input: CreateToolInput,
+    @Arg('input', () => CreateToolInput, {
+      description: 'The new tool; a slug already taken answers CONFLICT',
+    })
+    input: CreateToolInput,
     @Ctx() ctx: Context,
   ): Promise<Tool> {
     return this.services.tools.create(ctx.em, signedIn(ctx), input);
@@ -78,8 +89,12 @@ export class ToolResolver {
 
   @Mutation(() => Tool, { description: 'ADMIN: changes a tool; audited' })
   updateTool(
-    @Arg('id', () => ID) id: string,
-    @Arg('input', () => UpdateToolInput) input: UpdateToolInput,
+    @Arg('id', () => ID, { description: 'The tool’s id; NOT_FOUND if there is none' })
+    id: string,
+    @Arg('input', () => UpdateToolInput, {
+      description: 'The changes; absent fields stay, null is refused but for endpointUrl',
+    })
+    input: UpdateToolInput,
     @Ctx() ctx: Context,
   ): Promise<Tool> {
     return this.services.tools.update(ctx.em, signedIn(ctx), id, input);

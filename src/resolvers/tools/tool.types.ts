@@ -14,7 +14,7 @@ export class ToolConnection extends connectionType(Tool, 'Tool') {}
 
 @InputType({ description: 'Narrows the tool list' })
 export class ToolFilter {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Only tools of this category (exact match)' })
   @IsOptional()
   @Length(1, 100)
   category?: string | null;
@@ -33,7 +33,7 @@ export class ToolsArgs {
   @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
   after?: string | null;
 
-  @Field(() => ToolFilter, { nullable: true })
+  @Field(() => ToolFilter, { nullable: true, description: 'Only tools that match; absent = all' })
   filter?: ToolFilter | null;
 }
 
@@ -45,19 +45,19 @@ export class CreateToolInput {
   @Matches(SLUG, { message: 'slug must be lower-case letters, digits and dashes (1 to 64)' })
   slug!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'Display name, 1 to 100 characters' })
   @Length(1, 100, { message: 'name must be 1 to 100 characters' })
   name!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'What the tool does, 1 to 2,000 characters' })
   @Length(1, 2000, { message: 'description must be 1 to 2000 characters' })
   description!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'A grouping such as text, 1 to 50 characters' })
   @Length(1, 50, { message: 'category must be 1 to 50 characters' })
   category!: string;
 
-  @Field(() => PlanTier)
+  @Field(() => PlanTier, { description: 'The lowest plan that may invoke it' })
   requiredTier!: PlanTier;
 
   @Field(() => JSONScalar, { description: 'A JSON Schema object for the input' })
@@ -77,28 +77,37 @@ export class CreateToolInput {
 
 @InputType({ description: 'Tool changes (ADMIN); absent fields stay' })
 export class UpdateToolInput {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Display name, 1 to 100 characters' })
   @IsOptional()
   @Length(1, 100, { message: 'name must be 1 to 100 characters' })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'What the tool does, 1 to 2,000 characters',
+  })
   @IsOptional()
   @Length(1, 2000, { message: 'description must be 1 to 2000 characters' })
   description?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A grouping such as text, 1 to 50 characters',
+  })
   @IsOptional()
   @Length(1, 50, { message: 'category must be 1 to 50 characters' })
   category?: string | null;
 
-  @Field(() => PlanTier, { nullable: true })
+  @Field(() => PlanTier, { nullable: true, description: 'The lowest plan that may invoke it' })
   requiredTier?: PlanTier | null;
 
-  @Field(() => JSONScalar, { nullable: true })
+  @Field(() => JSONScalar, {
+    nullable: true,
+    description: 'A JSON Schema object for the input; it applies to the next call',
+  })
   inputSchema?: Record<string, unknown> | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: '1 to 100,000' })
   @IsOptional()
   @IsInt()
   @Min(1, { message: 'maxOutputTokens must be 1 to 100000' })
@@ -110,7 +119,10 @@ export class UpdateToolInput {
   @MaxLength(2048)
   endpointUrl?: string | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'false retires the tool: hidden from tools and tool, invokeTool answers NOT_FOUND',
+  })
   isActive?: boolean | null;
 }
 
@@ -119,7 +131,7 @@ export class UpdateToolInput {
   description: 'The result of invokeTool',
 })
 export class ToolInvocation {
-  @Field(() => JSONScalar)
+  @Field(() => JSONScalar, { description: 'What the tool answered' })
   output!: unknown;
 
   @Field(() => UsageRecord, { description: 'What the call was charged' })

@@ -36,7 +36,7 @@ export class UsageSummaryResolver {
 /** A tool's share of a summary: the tool itself is read only when asked for. */
 @Resolver(() => UsageByTool)
 export class UsageByToolResolver {
-  @FieldResolver(() => Tool)
+  @FieldResolver(() => Tool, { description: 'The tool these calls went to' })
   async tool(@Root() row: Pick<UsageByTool, 'toolId'>, @Ctx() ctx: Context): Promise<Tool> {
     const tool = await ctx.loaders.tool.load(row.toolId);
     if (!tool) throw new NotFoundError('Tool');

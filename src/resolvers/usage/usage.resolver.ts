@@ -34,14 +34,16 @@ export class UsageResolver {
     return this.services.usage.records(ctx.em, args.userId ?? null, args);
   }
 
-  @FieldResolver(() => Tool)
+  @FieldResolver(() => Tool, { description: 'The tool that was called' })
   async tool(@Root() record: Pick<UsageRecord, 'tool'>, @Ctx() ctx: Context): Promise<Tool> {
     const tool = await ctx.loaders.tool.load(record.tool.id);
     if (!tool) throw new NotFoundError('Tool');
     return tool;
   }
 
-  @FieldResolver(() => User)
+  @FieldResolver(() => User, {
+    description: 'Who made the call: the account, or the owner of the API key used',
+  })
   async user(@Root() record: Pick<UsageRecord, 'user'>, @Ctx() ctx: Context): Promise<User> {
     const user = await ctx.loaders.user.load(record.user.id);
     if (!user) throw new NotFoundError('User');

@@ -18,10 +18,10 @@ export class UsageByTool {
   /** The tool's id; the `tool` field reads it (UsageByToolResolver). */
   toolId!: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Calls to the tool, failed ones included' })
   calls!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Tokens charged for those calls' })
   totalTokens!: number;
 }
 
@@ -30,13 +30,13 @@ export class UsageByTool {
   description: 'Calls and tokens of one UTC day; day is YYYY-MM-DD in UTC',
 })
 export class UsageByDay {
-  @Field(() => String)
+  @Field(() => String, { description: 'The UTC date, YYYY-MM-DD' })
   day!: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Calls made that day, failed ones included' })
   calls!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Tokens charged that day' })
   totalTokens!: number;
 }
 
@@ -59,12 +59,12 @@ export class UsageSummary {
 
 @InputType({ description: 'Narrows a usage record list' })
 export class UsageFilter {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Only calls to the tool with this slug' })
   @IsOptional()
   @Length(1, 64)
   toolSlug?: string | null;
 
-  @Field(() => UsageStatus, { nullable: true })
+  @Field(() => UsageStatus, { nullable: true, description: 'Only calls that ended this way' })
   status?: UsageStatus | null;
 
   @Field(() => Date, { nullable: true, description: 'At or after' })
@@ -82,7 +82,7 @@ export class UsageRecordsArgs {
   @Field(() => String, { nullable: true, description: 'endCursor of the previous page' })
   after?: string | null;
 
-  @Field(() => UsageFilter, { nullable: true })
+  @Field(() => UsageFilter, { nullable: true, description: 'Only calls that match; absent = all' })
   filter?: UsageFilter | null;
 }
 
