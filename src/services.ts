@@ -1,7 +1,7 @@
 import type { AccountService } from './resolvers/accounts/account.service';
 import type { AdminService } from './resolvers/admin/admin.service';
 import type { ApiKeyService } from './resolvers/api-keys/api-key.service';
-import type { AuditService } from './resolvers/admin/audit.service';
+import type { AuditService } from './audit/audit.service';
 import type { StatsService } from './resolvers/admin/stats.service';
 import type { InvocationService } from './resolvers/tools/invocation.service';
 import type { SubscriptionService } from './resolvers/plans/subscription.service';

@@ -112,7 +112,9 @@ function cpuSeconds(pid: number): number {
 
 async function statements(target: Target): Promise<number | null> {
   if (target.name !== 'Switchboard') return null;
-  const text = await (await fetch(`${target.url}/metrics`)).text();
+  // A kept-alive connection the server closed while idle fails the first fetch: retry once.
+  const read = () => fetch(`${target.url}/metrics`).then((res) => res.text());
+  const text = await read().catch(read);
   const m = /^switchboard_db_statements_total (\d+)/m.exec(text);
   return m ? Number(m[1]) : null;
 }

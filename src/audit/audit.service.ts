@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SignedInViewer } from '../../auth/viewer';
-import { AuditEntry, User } from '../../entities';
-import { countRows, newestFirstPage, pageSize } from '../../lib/pagination';
-import { AuditEntryConnection } from './admin.types';
+import type { SignedInViewer } from '../auth/viewer';
+import { AuditEntry, User } from '../entities';
+import { countRows, newestFirstPage, pageSize } from '../lib/pagination';
+import { AuditEntryConnection } from '../resolvers/admin/admin.types';
 
 export class AuditService {
   /**

@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
-import { UpstreamError, UpstreamTimeoutError } from '../../errors';
+import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import { BlockedAddressError, literalAddressRefusal, publicOnlyLookup } from './network-policy';
 
 export interface UpstreamClientOptions {

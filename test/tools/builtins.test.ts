@@ -7,23 +7,20 @@ import {
   getBuiltinTool,
   summarize,
   type BuiltinTool,
-} from '../../src/resolvers/tools/builtins';
+} from '../../src/tools/builtins';
 import {
   SENTIMENT_LEXICON,
   SENTIMENT_NEGATORS,
   SENTIMENT_WORD_LIMIT,
   sentimentTool,
-} from '../../src/resolvers/tools/builtins/sentiment';
+} from '../../src/tools/builtins/sentiment';
 import {
   MAX_SENTENCES_LIMIT,
   SUMMARIZE_MAX_LENGTH,
   SUMMARY_CHAR_BUDGET,
   summarizeTool,
-} from '../../src/resolvers/tools/builtins/summarize';
-import {
-  TEXT_STATS_MAX_LENGTH,
-  textStatsTool,
-} from '../../src/resolvers/tools/builtins/text-stats';
+} from '../../src/tools/builtins/summarize';
+import { TEXT_STATS_MAX_LENGTH, textStatsTool } from '../../src/tools/builtins/text-stats';
 
 const tokens = (output: unknown): number => Math.ceil(JSON.stringify(output).length / 4);
 

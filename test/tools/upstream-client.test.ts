@@ -5,7 +5,7 @@ import {
   UpstreamCallError,
   UpstreamClient,
   type UpstreamClientOptions,
-} from '../../src/resolvers/tools/upstream-client';
+} from '../../src/upstream/upstream-client';
 
 interface SeenRequest {
   method: string | undefined;

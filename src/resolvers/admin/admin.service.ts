@@ -10,7 +10,7 @@ import { toGraphQLInt } from '../../lib/numbers';
 import type { Clock } from '../../lib/clock';
 import type { Loaders } from '../../loaders';
 import type { UsageRange } from '../usage/usage.service';
-import type { AuditService } from './audit.service';
+import type { AuditService } from '../../audit/audit.service';
 import { UserConnection, type UsersArgs } from './admin.types';
 import { query } from '../../db/query';
 
@@ -84,7 +84,9 @@ export class AdminService {
     }
     const usage = ahead.usage;
     const sums = usage ? usageTotalsSql('t.id', usage.from, usage.to ?? this.clock.now()) : null;
-    const join = sums ? { sql: `left join lateral (${sums.sql}) us on true`, params: sums.params } : undefined;
+    const join = sums
+      ? { sql: `left join lateral (${sums.sql}) us on true`, params: sums.params }
+      : undefined;
     if (usage) columns.push('us.calls as ahead_calls', 'us.tokens as ahead_tokens');
     return newestFirstPage(em, User, 'users', where, params, first, after, {
       columns,

@@ -8,7 +8,7 @@ import { type Clock, monthOf } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
-import type { AuditService } from '../admin/audit.service';
+import type { AuditService } from '../../audit/audit.service';
 import type { SubscriptionView } from './subscription.types';
 import { query } from '../../db/query';
 

@@ -11,7 +11,7 @@ import { BadUserInputError, NotFoundError } from '../../errors';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
 import type { Loaders } from '../../loaders';
-import type { AuditService } from '../admin/audit.service';
+import type { AuditService } from '../../audit/audit.service';
 import type { CreateTaskInput, TaskFilter, UpdateTaskInput } from './task.inputs';
 import { TaskConnection } from './task-connection.type';
 

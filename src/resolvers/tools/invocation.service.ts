@@ -21,11 +21,11 @@ import type { Metrics } from '../../metrics';
 import type { RateLimiter } from '../../lib/rate-limit';
 import type { Loaders } from '../../loaders';
 import type { SubscriptionService, Reservation } from '../plans/subscription.service';
-import { getBuiltinTool } from './builtins';
+import { getBuiltinTool } from '../../tools/builtins';
 import type { InputValidator } from './input-validator';
 import type { ToolService } from './tool.service';
 import type { ToolInvocation } from './tool.types';
-import { UpstreamCallError, type UpstreamClient } from './upstream-client';
+import { UpstreamCallError, type UpstreamClient } from '../../upstream/upstream-client';
 import { unstorableTextPaths } from '../../lib/text';
 import { query } from '../../db/query';
 

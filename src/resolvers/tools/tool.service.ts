@@ -15,8 +15,8 @@ import {
   pageSize,
   toPage,
 } from '../../lib/pagination';
-import type { AuditService } from '../admin/audit.service';
-import { builtinTools, getBuiltinTool } from './builtins';
+import type { AuditService } from '../../audit/audit.service';
+import { builtinTools, getBuiltinTool } from '../../tools/builtins';
 import type { InputValidator } from './input-validator';
 import {
   type CreateToolInput,
@@ -24,7 +24,7 @@ import {
   type ToolsArgs,
   type UpdateToolInput,
 } from './tool.types';
-import { endpointHostRefusal, literalAddressRefusal } from './network-policy';
+import { endpointHostRefusal, literalAddressRefusal } from '../../upstream/network-policy';
 import { query } from '../../db/query';
 
 const SLUG_KEY = /^[a-z0-9-]{1,64}$/;

@@ -1,5 +1,5 @@
-import { PlanTier } from '../../../entities/enums';
-import type { BuiltinTool } from './index';
+import { PlanTier } from '../../entities/enums';
+import type { BuiltinTool } from './builtin-tool';
 
 export const SENTIMENT_MAX_LENGTH = 50_000;
 /** How many words each of `positiveWords` and `negativeWords` lists at most, strongest first. */

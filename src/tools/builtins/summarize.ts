@@ -1,5 +1,5 @@
-import { PlanTier } from '../../../entities/enums';
-import type { BuiltinTool } from './index';
+import { PlanTier } from '../../entities/enums';
+import type { BuiltinTool } from './builtin-tool';
 import { extractWords, splitSentences } from './text-stats';
 
 export const SUMMARIZE_MAX_LENGTH = 50_000;

@@ -1,5 +1,5 @@
-import { PlanTier } from '../../../entities/enums';
-import type { BuiltinTool } from './index';
+import { PlanTier } from '../../entities/enums';
+import type { BuiltinTool } from './builtin-tool';
 
 export const TEXT_STATS_MAX_LENGTH = 100_000;
 export const WORDS_PER_MINUTE = 238;
