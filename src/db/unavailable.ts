@@ -64,12 +64,16 @@ function matches(err: unknown): boolean {
       return true;
   }
   if (typeof message !== 'string') return false;
-  // knex's answer to a query of a transaction whose connection was cut off for the deadline.
-  if (message.startsWith('Transaction query already complete') && wasCutOff()) return true;
   return MESSAGES.some((m) => message.includes(m));
 }
 
-/** Whether `err`, or an error it wraps, says the database is unavailable. */
+/**
+ * Whether `err`, or an error it wraps, says the database is unavailable; or, inside a request
+ * that has already lost its database (a connection cut or refused, its deadline passed), any
+ * error at all: what fails after that (the ORM's rollback of a dead transaction, knex's "query
+ * already complete", a driver error of the half-closed socket) follows from it, and the
+ * client's answer is the same "retry later". Such errors are still logged, as warnings.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current; depth += 1) {
@@ -77,5 +81,5 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     const next = current as { originalError?: unknown; cause?: unknown; previous?: unknown };
     current = next.originalError ?? next.cause ?? next.previous;
   }
-  return false;
+  return wasCutOff();
 }
