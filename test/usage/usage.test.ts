@@ -100,6 +100,31 @@ describe('usageRecords', () => {
     expect(times).toEqual([...times].sort((x, y) => y - x));
   });
 
+  it('refuses a filter value over its limit with BAD_USER_INPUT naming it (usageRecords and tools)', async () => {
+    const long = 'x'.repeat(500);
+    const usage = expectErrorCode(
+      await t.gql<any>(PAGE, { filter: { toolSlug: long } }, user.accessToken),
+      'BAD_USER_INPUT',
+    );
+    expect(usage.extensions?.fields).toEqual(['filter.toolSlug']);
+    const TOOLS = `query($f: ToolFilter) { tools(filter: $f) { nodes { slug } } }`;
+    for (const [f, field] of [
+      [{ search: long }, 'filter.search'],
+      [{ category: long }, 'filter.category'],
+    ] as const) {
+      const err = expectErrorCode(
+        await t.gql<any>(TOOLS, { f }, user.accessToken),
+        'BAD_USER_INPUT',
+      );
+      expect(err.extensions?.fields).toEqual([field]);
+    }
+    // Within the limits, the same filters are accepted.
+    expectNoErrors(
+      await t.gql<any>(PAGE, { filter: { toolSlug: 'x'.repeat(64) } }, user.accessToken),
+    );
+    expectNoErrors(await t.gql<any>(TOOLS, { f: { search: 'x'.repeat(200) } }, user.accessToken));
+  });
+
   it('filters by toolSlug and status', async () => {
     const textStats = expectNoErrors(
       await t.gql<any>(PAGE, { filter: { toolSlug: 'text-stats' } }, user.accessToken),

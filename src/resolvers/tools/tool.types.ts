@@ -1,4 +1,13 @@
-import { IsInt, IsOptional, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsInt,
+  IsOptional,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { JSONScalar } from '../../schema/scalars';
 import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
 import { Tool, UsageRecord } from '../../entities';
@@ -34,6 +43,8 @@ export class ToolsArgs {
   after?: string | null;
 
   @Field(() => ToolFilter, { nullable: true, description: 'Only tools that match; absent = all' })
+  @IsOptional()
+  @ValidateNested()
   filter?: ToolFilter | null;
 }
 

@@ -1,4 +1,4 @@
-import { IsOptional, Length } from 'class-validator';
+import { IsOptional, Length, ValidateNested } from 'class-validator';
 import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { UsageRecord } from '../../entities';
 import { UsageStatus } from '../../entities/enums';
@@ -83,6 +83,8 @@ export class UsageRecordsArgs {
   after?: string | null;
 
   @Field(() => UsageFilter, { nullable: true, description: 'Only calls that match; absent = all' })
+  @IsOptional()
+  @ValidateNested()
   filter?: UsageFilter | null;
 }
 
