@@ -103,6 +103,14 @@ async function start(
   return { name, url, pid: child.pid!, process: child };
 }
 
+/** The Node flags the product runs with (package.json config.nodeFlags). */
+function nodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    config?: { nodeFlags?: string };
+  };
+  return (pkg.config?.nodeFlags ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** CPU seconds (user + system) the process has used so far. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -244,6 +252,8 @@ async function main() {
     'Switchboard',
     process.execPath,
     [
+      // As `npm start` and the Dockerfile run it: with package.json's config.nodeFlags.
+      ...nodeFlags(),
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []),
       'dist/src/main.js',
     ],

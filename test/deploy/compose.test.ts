@@ -64,4 +64,16 @@ describe('docker-compose.yml', () => {
     expect(config.port).toBe(4000);
     expect(config.databaseUrl).toBeUndefined();
   });
+
+  it('the Dockerfile runs the server with the same Node flags as npm start (package.json config.nodeFlags)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      config: { nodeFlags: string };
+      scripts: { start: string };
+    };
+    const flags = pkg.config.nodeFlags.split(/\s+/).filter(Boolean);
+    expect(flags.length).toBeGreaterThan(0);
+    expect(pkg.scripts.start).toBe('node $npm_package_config_nodeFlags dist/src/main.js');
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+    expect(JSON.parse(cmd![1]!)).toEqual(['node', ...flags, 'dist/src/main.js']);
+  });
 });
