@@ -8,7 +8,7 @@ import { uuidArray } from './lib/ids';
 import type { Page } from './lib/pagination';
 import { toPlain } from './lib/rows';
 import { systemClock, type Clock } from './lib/clock';
-import { UsageAggregates, type UsageRange } from './resolvers/usage/usage.service';
+import { UsageAggregates, type UsageRange } from './entities/usage-aggregates';
 import { query } from './db/query';
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {

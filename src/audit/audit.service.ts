@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../auth/viewer';
 import { AuditEntry, User } from '../entities';
 import { countRows, newestFirstPage, pageSize } from '../lib/pagination';
-import { AuditEntryConnection } from '../resolvers/admin/admin.types';
+import { AuditEntryConnection } from './audit.types';
 
 export class AuditService {
   /**

@@ -7,7 +7,8 @@ import type { Context } from '../../context';
 import { User } from '../../entities';
 import { Role } from '../../entities/enums';
 import type { Services } from '../../services';
-import { AuditEntryConnection, PageArgs, UserConnection, UsersArgs } from './admin.types';
+import { AuditEntryConnection } from '../../audit/audit.types';
+import { PageArgs, UserConnection, UsersArgs } from './admin.types';
 
 @Resolver()
 export class AdminResolver {

@@ -1,6 +1,6 @@
 import { IsOptional, Length, NotContains, ValidateNested } from 'class-validator';
 import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
-import { AuditEntry, User } from '../../entities';
+import { User } from '../../entities';
 import { Role } from '../../entities/enums';
 import { connectionType } from '../../lib/pagination';
 
@@ -9,12 +9,6 @@ import { connectionType } from '../../lib/pagination';
   description: 'A page of users, newest first',
 })
 export class UserConnection extends connectionType(User, 'User') {}
-
-@ObjectType('AuditEntryConnection', {
-  simpleResolvers: true,
-  description: 'A page of audit entries, newest first',
-})
-export class AuditEntryConnection extends connectionType(AuditEntry, 'AuditEntry') {}
 
 @InputType({ description: 'Narrows the user list' })
 export class UserFilter {

@@ -1,0 +1,115 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/query';
+import type { Clock } from '../lib/clock';
+import { uuidArray } from '../lib/ids';
+import { toGraphQLInt } from '../lib/numbers';
+import { usageTotalsSql } from './usage-sums';
+
+export interface UsageRange {
+  from: Date;
+  /** null: up to now (the time of the statement that aggregates, the same for a whole batch). */
+  to: Date | null;
+}
+
+export interface UsageByDayRow {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  calls: number;
+  totalTokens: number;
+}
+
+export interface UsageTotals {
+  calls: number;
+  totalTokens: number;
+}
+export interface UsageByToolRow {
+  toolId: string;
+  calls: number;
+  totalTokens: number;
+}
+
+/**
+ * Usage aggregates for many users over one range, each in one statement whatever the number of
+ * users, served by the (user_id, created_at) index that covers the columns.
+ */
+export class UsageAggregates {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly clock: Clock,
+  ) {}
+
+  private where(userIds: readonly string[], range: UsageRange): [string, unknown[]] {
+    return [
+      `u.user_id = any(?::uuid[]) and u.created_at >= ? and u.created_at < ?`,
+      [uuidArray(userIds), range.from, range.to ?? this.clock.now()],
+    ];
+  }
+
+  async totals(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageTotals>> {
+    const sums = usageTotalsSql('u.id', range.from, range.to ?? this.clock.now());
+    const rows: { user_id: string; calls: string; tokens: string }[] = await query(
+      this.em,
+      `select u.id as user_id, s.calls, s.tokens
+         from unnest(?::uuid[]) as u(id) cross join lateral (${sums.sql}) s`,
+      [uuidArray(userIds), ...sums.params],
+    );
+    const result = new Map<string, UsageTotals>();
+    for (const row of rows) {
+      result.set(row.user_id, {
+        calls: toGraphQLInt(row.calls),
+        totalTokens: toGraphQLInt(row.tokens),
+      });
+    }
+    return result;
+  }
+
+  async byTool(
+    userIds: readonly string[],
+    range: UsageRange,
+  ): Promise<Map<string, UsageByToolRow[]>> {
+    const [where, params] = this.where(userIds, range);
+    const rows: { user_id: string; tool_id: string; calls: string; tokens: string }[] = await query(
+      this.em,
+      `select u.user_id, u.tool_id, count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
+           from usage_records u where ${where}
+          group by u.user_id, u.tool_id order by tokens desc, calls desc, u.tool_id`,
+      params,
+    );
+    const result = new Map<string, UsageByToolRow[]>();
+    for (const row of rows) {
+      let list = result.get(row.user_id);
+      if (!list) result.set(row.user_id, (list = []));
+      list.push({
+        toolId: row.tool_id,
+        calls: toGraphQLInt(row.calls),
+        totalTokens: toGraphQLInt(row.tokens),
+      });
+    }
+    return result;
+  }
+
+  async byDay(
+    userIds: readonly string[],
+    range: UsageRange,
+  ): Promise<Map<string, UsageByDayRow[]>> {
+    const [where, params] = this.where(userIds, range);
+    const rows: { user_id: string; day: string; calls: string; tokens: string }[] = await query(
+      this.em,
+      `select u.user_id, to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+                count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
+           from usage_records u where ${where} group by u.user_id, day order by day`,
+      params,
+    );
+    const result = new Map<string, UsageByDayRow[]>();
+    for (const row of rows) {
+      let list = result.get(row.user_id);
+      if (!list) result.set(row.user_id, (list = []));
+      list.push({
+        day: row.day,
+        calls: toGraphQLInt(row.calls),
+        totalTokens: toGraphQLInt(row.tokens),
+      });
+    }
+    return result;
+  }
+}
