@@ -13,30 +13,37 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar. */
+  /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar. Input must fall in the years 0001 to 9999. */
   DateTime: { input: string; output: string; }
-  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). Input may nest at most 64 levels deep. */
   JSON: { input: unknown; output: unknown; }
 };
 
 /** A key for partner integrations; acts as its owner within its scopes */
 export type ApiKey = {
   __typename?: 'ApiKey';
+  /** When the key was created (UTC) */
   createdAt: Scalars['DateTime']['output'];
+  /** When the key stops working (UTC); null = never */
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The key’s id (a UUID); revokeApiKey takes it */
   id: Scalars['ID']['output'];
   /** Kept to the minute */
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The owner’s label for the key, 1 to 100 characters */
   name: Scalars['String']['output'];
   /** The public part of the key: sk_<prefix>_… */
   prefix: Scalars['String']['output'];
+  /** When the key was revoked (UTC); null while it is not */
   revokedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the key may do; anything else answers FORBIDDEN */
   scopes: Array<ApiKeyScope>;
 };
 
 /** A new key; secret is shown this once only */
 export type ApiKeyCreated = {
   __typename?: 'ApiKeyCreated';
+  /** The new key as apiKeys lists it */
   apiKey: ApiKey;
   /** sk_<prefix>_<secret>: store it now, it is never shown again */
   secret: Scalars['String']['output'];
@@ -44,13 +51,13 @@ export type ApiKeyCreated = {
 
 /** What an API key may do on its owner’s behalf */
 export type ApiKeyScope =
-  /** me, task, tasks */
+  /** me, task, tasks; also User.tasks and a User’s email, name, role and isActive */
   | 'TASKS_READ'
   /** createTask, updateTask, deleteTask */
   | 'TASKS_WRITE'
   /** tools, tool, invokeTool */
   | 'TOOLS_INVOKE'
-  /** mySubscription, myUsage, usageRecords */
+  /** mySubscription, myUsage, usageRecords; also User.subscription, User.usage and invokeTool’s subscription */
   | 'USAGE_READ';
 
 /** An admin action: who did what to which target, before and after */
@@ -60,30 +67,37 @@ export type AuditEntry = {
   action: Scalars['String']['output'];
   /** The admin; null if since deleted */
   actor?: Maybe<User>;
+  /** When the action was taken (UTC) */
   createdAt: Scalars['DateTime']['output'];
   /** { before, after } */
   details?: Maybe<Scalars['JSON']['output']>;
+  /** The entry’s id (a UUID) */
   id: Scalars['ID']['output'];
+  /** The id of the changed thing */
   targetId?: Maybe<Scalars['String']['output']>;
+  /** What kind of thing was changed: User, Task or Tool */
   targetType: Scalars['String']['output'];
 };
 
 /** A page of audit entries, newest first */
 export type AuditEntryConnection = {
   __typename?: 'AuditEntryConnection';
+  /** This page’s AuditEntry rows, in list order, each with its cursor */
   edges: Array<AuditEntryEdge>;
   /** The same rows as edges, without cursors */
   nodes: Array<AuditEntry>;
+  /** Whether more rows follow, and the cursors to continue from */
   pageInfo: PageInfo;
   /** Rows in the whole list, with its filter */
   totalCount: Scalars['Int']['output'];
 };
 
-/** A AuditEntry and its cursor */
+/** One AuditEntry of a page, with its cursor */
 export type AuditEntryEdge = {
   __typename?: 'AuditEntryEdge';
   /** Opaque; pass as `after` to continue after this row */
   cursor: Scalars['String']['output'];
+  /** The AuditEntry at this place in the list */
   node: AuditEntry;
 };
 
@@ -92,14 +106,17 @@ export type AuthPayload = {
   __typename?: 'AuthPayload';
   /** JWT for `Authorization: Bearer`; short-lived */
   accessToken: Scalars['String']['output'];
+  /** When accessToken stops working (UTC): refresh before then */
   accessTokenExpiresAt: Scalars['DateTime']['output'];
   /** Opaque; exchange with refreshToken for new tokens. Each works once. */
   refreshToken: Scalars['String']['output'];
+  /** The account signed in */
   user: User;
 };
 
 /** A password change; signs out the caller’s other sessions */
 export type ChangePasswordInput = {
+  /** The password in use now; a wrong one answers BAD_USER_INPUT */
   currentPassword: Scalars['String']['input'];
   /** 8 to 128 characters */
   newPassword: Scalars['String']['input'];
@@ -119,6 +136,7 @@ export type CreateApiKeyInput = {
 export type CreateTaskInput = {
   /** Up to 10,000 characters */
   description?: InputMaybe<Scalars['String']['input']>;
+  /** When the task is due (UTC); absent = no due date */
   dueDate?: InputMaybe<Scalars['DateTime']['input']>;
   /** MEDIUM when absent */
   priority?: InputMaybe<TaskPriority>;
@@ -130,7 +148,9 @@ export type CreateTaskInput = {
 
 /** A new tool (ADMIN) */
 export type CreateToolInput = {
+  /** A grouping such as text, 1 to 50 characters */
   category: Scalars['String']['input'];
+  /** What the tool does, 1 to 2,000 characters */
   description: Scalars['String']['input'];
   /** absent = a built-in tool of that slug */
   endpointUrl?: InputMaybe<Scalars['String']['input']>;
@@ -138,7 +158,9 @@ export type CreateToolInput = {
   inputSchema: Scalars['JSON']['input'];
   /** 1 to 100,000 */
   maxOutputTokens: Scalars['Int']['input'];
+  /** Display name, 1 to 100 characters */
   name: Scalars['String']['input'];
+  /** The lowest plan that may invoke it */
   requiredTier: PlanTier;
   /** Lower-case letters, digits and dashes; 1 to 64 */
   slug: Scalars['String']['input'];
@@ -146,10 +168,13 @@ export type CreateToolInput = {
 
 /** Credentials */
 export type LoginInput = {
+  /** Case-insensitive; up to 254 characters */
   email: Scalars['String']['input'];
+  /** Up to 128 characters */
   password: Scalars['String']['input'];
 };
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type Mutation = {
   __typename?: 'Mutation';
   /** ADMIN: deletes any task; audited */
@@ -157,7 +182,7 @@ export type Mutation = {
   /** Revokes the caller’s other sessions */
   changePassword: Scalars['Boolean']['output'];
   /** Moves the caller to a plan; usage this period is kept */
-  changePlan: Subscription;
+  changePlan: PlanSubscription;
   /** Signed in with a JWT only */
   createApiKey: ApiKeyCreated;
   /** Creates a task owned by the caller */
@@ -183,7 +208,7 @@ export type Mutation = {
   /** ADMIN: a deactivated user is refused at the next request; audited */
   setUserActive: User;
   /** ADMIN: puts a user on a plan; audited */
-  setUserPlan: Subscription;
+  setUserPlan: PlanSubscription;
   /** ADMIN: applies at the user’s next request; audited */
   setUserRole: User;
   /** Changes the caller’s profile */
@@ -195,41 +220,49 @@ export type Mutation = {
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationAdminDeleteTaskArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationChangePlanArgs = {
   tier: PlanTier;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationCreateApiKeyArgs = {
   input: CreateApiKeyInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationCreateTaskArgs = {
   input: CreateTaskInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationCreateToolArgs = {
   input: CreateToolInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationDeleteTaskArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationInvokeToolArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: Scalars['JSON']['input'];
@@ -237,60 +270,71 @@ export type MutationInvokeToolArgs = {
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationLoginArgs = {
   input: LoginInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationLogoutArgs = {
   refreshToken: Scalars['String']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationRefreshTokenArgs = {
   refreshToken: Scalars['String']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationRegisterArgs = {
   input: RegisterInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationRevokeApiKeyArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationSetUserActiveArgs = {
   active: Scalars['Boolean']['input'];
   userId: Scalars['ID']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationSetUserPlanArgs = {
   tier: PlanTier;
   userId: Scalars['ID']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationSetUserRoleArgs = {
   role: Role;
   userId: Scalars['ID']['input'];
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationUpdateProfileArgs = {
   input: UpdateProfileInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationUpdateTaskArgs = {
   id: Scalars['ID']['input'];
   input: UpdateTaskInput;
 };
 
 
+/** Write entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type MutationUpdateToolArgs = {
   id: Scalars['ID']['input'];
   input: UpdateToolInput;
@@ -298,49 +342,83 @@ export type MutationUpdateToolArgs = {
 
 /** Sort direction */
 export type OrderDirection =
+  /** Ascending: oldest, earliest or lowest first */
   | 'ASC'
+  /** Descending: newest, latest or highest first */
   | 'DESC';
 
 /** Where a page sits in its list */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of the page’s last row, to pass as `after`; null for an empty page */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** True when more rows follow: ask again with `after: endCursor` */
   hasNextPage: Scalars['Boolean']['output'];
   /** True when the page was asked for after a cursor */
   hasPreviousPage: Scalars['Boolean']['output'];
+  /** The cursor of the page’s first row; null for an empty page */
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
 /** A subscription plan. monthlyTokenQuota null = unlimited */
 export type Plan = {
   __typename?: 'Plan';
+  /** The tier's name, e.g. FREE: lets client caches normalize plans */
+  id: Scalars['ID']['output'];
   /** Tokens a month; null = unlimited */
   monthlyTokenQuota?: Maybe<Scalars['Int']['output']>;
+  /** Display name of the plan */
   name: Scalars['String']['output'];
   /** invokeTool calls allowed per minute */
   requestsPerMinute: Scalars['Int']['output'];
+  /** Which plan this is */
   tier: PlanTier;
 };
 
-/** A subscription plan, lowest first */
+/** A user's plan and this month's metering. tokensRemaining null = unlimited */
+export type PlanSubscription = {
+  __typename?: 'PlanSubscription';
+  /** Start of the next calendar month (UTC) */
+  currentPeriodEnd: Scalars['DateTime']['output'];
+  /** Start of the current calendar month (UTC) */
+  currentPeriodStart: Scalars['DateTime']['output'];
+  /** The subscription row: stable for a user across periods, so a client cache updates it in place */
+  id: Scalars['ID']['output'];
+  /** The plan the user is on now */
+  plan: Plan;
+  /** null = unlimited */
+  tokensRemaining?: Maybe<Scalars['Int']['output']>;
+  /** Tokens charged this period */
+  tokensUsed: Scalars['Int']['output'];
+};
+
+/** A subscription plan, from lowest to highest: FREE, PRO, ENTERPRISE */
 export type PlanTier =
+  /** The highest plan: opens every tool */
   | 'ENTERPRISE'
+  /** The lowest plan; every new account starts on it */
   | 'FREE'
+  /** Above FREE: opens the tools that require FREE or PRO */
   | 'PRO';
 
 /** Platform totals (ADMIN) */
 export type PlatformStats = {
   __typename?: 'PlatformStats';
+  /** Users whose account is active */
   activeUsers: Scalars['Int']['output'];
+  /** Active admins */
   admins: Scalars['Int']['output'];
   /** Calls in the last N days */
   calls: Scalars['Int']['output'];
+  /** Every task of every user */
   tasks: Scalars['Int']['output'];
+  /** Every status, zero included */
   tasksByStatus: Array<TaskStatusCount>;
   /** Tokens in the last N days */
   tokens: Scalars['Int']['output'];
   /** Most tokens in the last 30 days first */
   topTools: Array<UsageByTool>;
+  /** Every account, deactivated ones included */
   users: Scalars['Int']['output'];
 };
 
@@ -362,6 +440,7 @@ export type PlatformStatsTopToolsArgs = {
   limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type Query = {
   __typename?: 'Query';
   /** ADMIN: platform statistics */
@@ -377,7 +456,7 @@ export type Query = {
   /** The signed-in account */
   me: User;
   /** The caller’s plan and this month’s usage */
-  mySubscription: Subscription;
+  mySubscription: PlanSubscription;
   /** The caller’s usage; default range: the current period up to now */
   myUsage: UsageSummary;
   /** Public: every plan, lowest first */
@@ -388,7 +467,7 @@ export type Query = {
   tasks: TaskConnection;
   /** An active tool by slug; null if none */
   tool?: Maybe<Tool>;
-  /** Active tools, by slug; any signed-in caller. Each shows its requiredTier. */
+  /** Active tools, by slug; any signed-in user (an API key needs TOOLS_INVOKE). Each shows its requiredTier. */
   tools: ToolConnection;
   /** The caller’s tool calls, newest first */
   usageRecords: UsageRecordConnection;
@@ -399,6 +478,7 @@ export type Query = {
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryAllTasksArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<TaskFilter>;
@@ -408,6 +488,7 @@ export type QueryAllTasksArgs = {
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryAllUsageRecordsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UsageFilter>;
@@ -416,23 +497,27 @@ export type QueryAllUsageRecordsArgs = {
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryAuditLogArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryMyUsageArgs = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
   to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryTaskArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryTasksArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<TaskFilter>;
@@ -441,11 +526,13 @@ export type QueryTasksArgs = {
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryToolArgs = {
   slug: Scalars['String']['input'];
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryToolsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ToolFilter>;
@@ -453,6 +540,7 @@ export type QueryToolsArgs = {
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryUsageRecordsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UsageFilter>;
@@ -460,11 +548,13 @@ export type QueryUsageRecordsArgs = {
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Read entry points. Unless marked public, a field needs a signed-in caller (else UNAUTHENTICATED); ADMIN fields need an admin signed in with an access token, and an API key reaches only what its scopes list (else FORBIDDEN). */
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UserFilter>;
@@ -483,56 +573,55 @@ export type RegisterInput = {
 
 /** What an account may do */
 export type Role =
+  /** May also manage every account, plan, task and tool, but only signed in with an access token, never through an API key */
   | 'ADMIN'
+  /** An ordinary account: its own tasks, API keys, plan and usage */
   | 'USER';
-
-/** A user's plan and this month's metering. tokensRemaining null = unlimited */
-export type Subscription = {
-  __typename?: 'Subscription';
-  /** Start of the next calendar month (UTC) */
-  currentPeriodEnd: Scalars['DateTime']['output'];
-  /** Start of the current calendar month (UTC) */
-  currentPeriodStart: Scalars['DateTime']['output'];
-  plan: Plan;
-  /** null = unlimited */
-  tokensRemaining?: Maybe<Scalars['Int']['output']>;
-  /** Tokens charged this period */
-  tokensUsed: Scalars['Int']['output'];
-};
 
 /** A task owned by one user */
 export type Task = {
   __typename?: 'Task';
   /** Set when the task became DONE */
   completedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When the task was created (UTC) */
   createdAt: Scalars['DateTime']['output'];
+  /** Free text, up to 10,000 characters; null if none */
   description?: Maybe<Scalars['String']['output']>;
+  /** When the task is due (UTC); null if it has no due date */
   dueDate?: Maybe<Scalars['DateTime']['output']>;
+  /** The task’s id (a UUID) */
   id: Scalars['ID']['output'];
   /** Who owns the task */
   owner: User;
+  /** How urgent the task is; MEDIUM unless set */
   priority: TaskPriority;
+  /** Where the task stands; TODO unless set */
   status: TaskStatus;
+  /** Short title, 1 to 200 characters */
   title: Scalars['String']['output'];
+  /** When the task last changed (UTC) */
   updatedAt: Scalars['DateTime']['output'];
 };
 
 /** A page of tasks */
 export type TaskConnection = {
   __typename?: 'TaskConnection';
+  /** This page’s Task rows, in list order, each with its cursor */
   edges: Array<TaskEdge>;
   /** The same rows as edges, without cursors */
   nodes: Array<Task>;
+  /** Whether more rows follow, and the cursors to continue from */
   pageInfo: PageInfo;
   /** Rows in the whole list, with its filter */
   totalCount: Scalars['Int']['output'];
 };
 
-/** A Task and its cursor */
+/** One Task of a page, with its cursor */
 export type TaskEdge = {
   __typename?: 'TaskEdge';
   /** Opaque; pass as `after` to continue after this row */
   cursor: Scalars['String']['output'];
+  /** The Task at this place in the list */
   node: Task;
 };
 
@@ -552,50 +641,70 @@ export type TaskFilter = {
 
 /** Sort order; ties are broken by id */
 export type TaskOrder = {
+  /** Ascending or descending */
   direction: OrderDirection;
+  /** What to sort by */
   field: TaskOrderField;
 };
 
 /** What tasks sort by */
 export type TaskOrderField =
+  /** When the task was created */
   | 'CREATED_AT'
+  /** The due date; tasks without one sort after every date */
   | 'DUE_DATE'
+  /** LOW < MEDIUM < HIGH < URGENT */
   | 'PRIORITY'
+  /** When the task last changed */
   | 'UPDATED_AT';
 
 /** How urgent a task is */
 export type TaskPriority =
+  /** Above MEDIUM */
   | 'HIGH'
+  /** The lowest priority; sorts first with PRIORITY ASC */
   | 'LOW'
+  /** The default for a new task */
   | 'MEDIUM'
+  /** The highest priority; sorts first with PRIORITY DESC */
   | 'URGENT';
 
 /** Where a task stands */
 export type TaskStatus =
+  /** Finished; moving a task here sets its completedAt */
   | 'DONE'
+  /** Being worked on */
   | 'IN_PROGRESS'
+  /** Not started; the default for a new task */
   | 'TODO';
 
 /** Tasks in one status */
 export type TaskStatusCount = {
   __typename?: 'TaskStatusCount';
+  /** Tasks in that status, across every user */
   count: Scalars['Int']['output'];
+  /** The status counted */
   status: TaskStatus;
 };
 
 /** An AI tool the gateway invokes: built in, or an upstream HTTP service */
 export type Tool = {
   __typename?: 'Tool';
+  /** A grouping such as text; ToolFilter.category matches it exactly */
   category: Scalars['String']['output'];
+  /** What the tool does, for people choosing one */
   description: Scalars['String']['output'];
-  /** Upstream URL (ADMIN only); null for a built-in tool */
+  /** The upstream URL the gateway calls; null for a built-in tool, and for anyone but an admin signed in with an access token */
   endpointUrl?: Maybe<Scalars['String']['output']>;
+  /** The tool’s id (a UUID); updateTool takes it */
   id: Scalars['ID']['output'];
   /** JSON Schema the input must match */
   inputSchema: Scalars['JSON']['output'];
+  /** False once an admin retires the tool: tools and tool leave it out, invokeTool answers NOT_FOUND */
   isActive: Scalars['Boolean']['output'];
   /** The most output tokens one call may be charged */
   maxOutputTokens: Scalars['Int']['output'];
+  /** Display name */
   name: Scalars['String']['output'];
   /** The lowest plan that may invoke it */
   requiredTier: PlanTier;
@@ -606,24 +715,28 @@ export type Tool = {
 /** A page of tools, by slug */
 export type ToolConnection = {
   __typename?: 'ToolConnection';
+  /** This page’s Tool rows, in list order, each with its cursor */
   edges: Array<ToolEdge>;
   /** The same rows as edges, without cursors */
   nodes: Array<Tool>;
+  /** Whether more rows follow, and the cursors to continue from */
   pageInfo: PageInfo;
   /** Rows in the whole list, with its filter */
   totalCount: Scalars['Int']['output'];
 };
 
-/** A Tool and its cursor */
+/** One Tool of a page, with its cursor */
 export type ToolEdge = {
   __typename?: 'ToolEdge';
   /** Opaque; pass as `after` to continue after this row */
   cursor: Scalars['String']['output'];
+  /** The Tool at this place in the list */
   node: Tool;
 };
 
 /** Narrows the tool list */
 export type ToolFilter = {
+  /** Only tools of this category (exact match) */
   category?: InputMaybe<Scalars['String']['input']>;
   /** Text in slug, name or description */
   search?: InputMaybe<Scalars['String']['input']>;
@@ -632,11 +745,12 @@ export type ToolFilter = {
 /** The result of invokeTool */
 export type ToolInvocation = {
   __typename?: 'ToolInvocation';
+  /** What the tool answered */
   output: Scalars['JSON']['output'];
   /** True when an idempotencyKey replayed an earlier call */
   replayed: Scalars['Boolean']['output'];
   /** The subscription after the charge */
-  subscription: Subscription;
+  subscription: PlanSubscription;
   /** What the call was charged */
   usage: UsageRecord;
 };
@@ -653,7 +767,9 @@ export type UpdateTaskInput = {
   description?: InputMaybe<Scalars['String']['input']>;
   /** null clears */
   dueDate?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The new priority; null answers BAD_USER_INPUT */
   priority?: InputMaybe<TaskPriority>;
+  /** Moving to DONE sets completedAt, to any other status clears it; null answers BAD_USER_INPUT */
   status?: InputMaybe<TaskStatus>;
   /** 1 to 200 characters */
   title?: InputMaybe<Scalars['String']['input']>;
@@ -661,30 +777,43 @@ export type UpdateTaskInput = {
 
 /** Tool changes (ADMIN); absent fields stay */
 export type UpdateToolInput = {
+  /** A grouping such as text, 1 to 50 characters */
   category?: InputMaybe<Scalars['String']['input']>;
+  /** What the tool does, 1 to 2,000 characters */
   description?: InputMaybe<Scalars['String']['input']>;
   /** null makes it built in again */
   endpointUrl?: InputMaybe<Scalars['String']['input']>;
+  /** A JSON Schema object for the input; it applies to the next call */
   inputSchema?: InputMaybe<Scalars['JSON']['input']>;
+  /** false retires the tool: hidden from tools and tool, invokeTool answers NOT_FOUND */
   isActive?: InputMaybe<Scalars['Boolean']['input']>;
+  /** 1 to 100,000 */
   maxOutputTokens?: InputMaybe<Scalars['Int']['input']>;
+  /** Display name, 1 to 100 characters */
   name?: InputMaybe<Scalars['String']['input']>;
+  /** The lowest plan that may invoke it */
   requiredTier?: InputMaybe<PlanTier>;
 };
 
 /** Calls and tokens of one UTC day; day is YYYY-MM-DD in UTC */
 export type UsageByDay = {
   __typename?: 'UsageByDay';
+  /** Calls made that day, failed ones included */
   calls: Scalars['Int']['output'];
+  /** The UTC date, YYYY-MM-DD */
   day: Scalars['String']['output'];
+  /** Tokens charged that day */
   totalTokens: Scalars['Int']['output'];
 };
 
 /** Calls and tokens of one tool */
 export type UsageByTool = {
   __typename?: 'UsageByTool';
+  /** Calls to the tool, failed ones included */
   calls: Scalars['Int']['output'];
+  /** The tool these calls went to */
   tool: Tool;
+  /** Tokens charged for those calls */
   totalTokens: Scalars['Int']['output'];
 };
 
@@ -692,53 +821,68 @@ export type UsageByTool = {
 export type UsageFilter = {
   /** At or after */
   from?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only calls that ended this way */
   status?: InputMaybe<UsageStatus>;
   /** Before */
   to?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only calls to the tool with this slug */
   toolSlug?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** One call that reached a tool */
 export type UsageRecord = {
   __typename?: 'UsageRecord';
-  /** The key used, if any */
+  /** The API key the call was made with, if any. Read with an API key, only that key itself: the owner’s other keys answer null */
   apiKey?: Maybe<ApiKey>;
+  /** When the call was made (UTC); it counts in that month’s quota */
   createdAt: Scalars['DateTime']['output'];
   /** Why a FAILED call failed */
   errorCode?: Maybe<Scalars['String']['output']>;
+  /** The record’s id (a UUID) */
   id: Scalars['ID']['output'];
+  /** Input tokens charged: as the tool reported them, else JSON characters / 4 rounded up; 0 for a failed call */
   inputTokens: Scalars['Int']['output'];
+  /** How long the tool took, in milliseconds */
   latencyMs: Scalars['Int']['output'];
+  /** Output tokens charged: as the tool reported them, else JSON characters / 4 rounded up; 0 for a failed call */
   outputTokens: Scalars['Int']['output'];
+  /** How the call ended */
   status: UsageStatus;
+  /** The tool that was called */
   tool: Tool;
   /** Tokens charged: zero for a failed call */
   totalTokens: Scalars['Int']['output'];
+  /** Who made the call: the account, or the owner of the API key used */
   user: User;
 };
 
 /** A page of usage records, newest first */
 export type UsageRecordConnection = {
   __typename?: 'UsageRecordConnection';
+  /** This page’s UsageRecord rows, in list order, each with its cursor */
   edges: Array<UsageRecordEdge>;
   /** The same rows as edges, without cursors */
   nodes: Array<UsageRecord>;
+  /** Whether more rows follow, and the cursors to continue from */
   pageInfo: PageInfo;
   /** Rows in the whole list, with its filter */
   totalCount: Scalars['Int']['output'];
 };
 
-/** A UsageRecord and its cursor */
+/** One UsageRecord of a page, with its cursor */
 export type UsageRecordEdge = {
   __typename?: 'UsageRecordEdge';
   /** Opaque; pass as `after` to continue after this row */
   cursor: Scalars['String']['output'];
+  /** The UsageRecord at this place in the list */
   node: UsageRecord;
 };
 
 /** How a tool call ended */
 export type UsageStatus =
+  /** The call reached the tool but failed (see errorCode); nothing was charged */
   | 'FAILED'
+  /** The tool answered; its tokens were charged */
   | 'SUCCEEDED';
 
 /** Usage over a time range: calls that reached a tool and tokens charged */
@@ -748,23 +892,29 @@ export type UsageSummary = {
   byDay: Array<UsageByDay>;
   /** Most tokens first */
   byTool: Array<UsageByTool>;
+  /** Calls that reached a tool in the range */
   calls: Scalars['Int']['output'];
+  /** Tokens charged in the range */
   totalTokens: Scalars['Int']['output'];
 };
 
 /** An account */
 export type User = {
   __typename?: 'User';
+  /** When the account was registered (UTC) */
   createdAt: Scalars['DateTime']['output'];
   /** Lower-cased; unique regardless of case */
   email: Scalars['String']['output'];
+  /** The account’s id (a UUID) */
   id: Scalars['ID']['output'];
   /** A deactivated account cannot sign in or use its keys */
   isActive: Scalars['Boolean']['output'];
+  /** Display name, 1 to 100 characters; an API key reads it only with TASKS_READ */
   name: Scalars['String']['output'];
+  /** What the account may do; an API key reads it only with TASKS_READ */
   role: Role;
   /** Owner or admin */
-  subscription: Subscription;
+  subscription: PlanSubscription;
   /** Owner or admin; newest first */
   tasks: TaskConnection;
   /** Owner or admin; batched across users */
@@ -789,25 +939,30 @@ export type UserUsageArgs = {
 /** A page of users, newest first */
 export type UserConnection = {
   __typename?: 'UserConnection';
+  /** This page’s User rows, in list order, each with its cursor */
   edges: Array<UserEdge>;
   /** The same rows as edges, without cursors */
   nodes: Array<User>;
+  /** Whether more rows follow, and the cursors to continue from */
   pageInfo: PageInfo;
   /** Rows in the whole list, with its filter */
   totalCount: Scalars['Int']['output'];
 };
 
-/** A User and its cursor */
+/** One User of a page, with its cursor */
 export type UserEdge = {
   __typename?: 'UserEdge';
   /** Opaque; pass as `after` to continue after this row */
   cursor: Scalars['String']['output'];
+  /** The User at this place in the list */
   node: User;
 };
 
 /** Narrows the user list */
 export type UserFilter = {
+  /** Only active (true) or only deactivated (false) accounts */
   isActive?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only accounts with this role */
   role?: InputMaybe<Role>;
   /** Case-insensitive text in email or name */
   search?: InputMaybe<Scalars['String']['input']>;
