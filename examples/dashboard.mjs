@@ -80,7 +80,23 @@ const refreshOnExpiry = onError(({ graphQLErrors, operation, forward }) => {
 
 const client = new ApolloClient({
   link: ApolloLink.from([refreshOnExpiry, withToken, new HttpLink({ uri: `${base}/graphql` })]),
-  cache: new InMemoryCache(),
+  cache: new InMemoryCache({
+    typePolicies: {
+      Query: {
+        fields: {
+          // One list for every page: fetchMore appends the next page's nodes (the first page,
+          // without `after`, starts it afresh).
+          tasks: {
+            keyArgs: ['filter', 'orderBy'],
+            merge(existing, incoming, { args }) {
+              if (!existing || !args?.after) return incoming;
+              return { ...incoming, nodes: [...existing.nodes, ...incoming.nodes] };
+            },
+          },
+        },
+      },
+    },
+  }),
   defaultOptions: { query: { fetchPolicy: 'network-only' } },
 });
 
@@ -142,19 +158,14 @@ try {
       variables: { title },
     });
   }
-  // The first page, then the next ones merged into the same list with fetchMore.
-  const first = await client.query({ query: TASKS });
-  let tasks = first.data.tasks;
-  while (tasks.pageInfo.hasNextPage) {
-    const more = await client.query({
-      query: TASKS,
-      variables: { after: tasks.pageInfo.endCursor },
-    });
-    tasks = {
-      ...more.data.tasks,
-      nodes: [...tasks.nodes, ...more.data.tasks.nodes],
-    };
+  // The first page, then the next ones merged into the same cached list with fetchMore.
+  const list = client.watchQuery({ query: TASKS });
+  let { data } = await list.result();
+  while (data.tasks.pageInfo.hasNextPage) {
+    await list.fetchMore({ variables: { after: data.tasks.pageInfo.endCursor } });
+    data = list.getCurrentResult().data;
   }
+  const tasks = data.tasks;
   console.log(`tasks: ${tasks.nodes.length} of ${tasks.totalCount}`);
 
   const called = await client.mutate({
