@@ -24,7 +24,7 @@ import { migrate, underStartupLock } from './db/migrate';
 import { guardPool } from './db/pool-guard';
 import { sendStatementsAsText } from './db/query';
 import { prepareDatabase } from './db/server-settings';
-import { isDatabaseUnavailable } from './db/unavailable';
+import { isDatabaseUnavailable, saysDatabaseUnavailable } from './db/unavailable';
 import { IdempotentRequest } from './entities';
 import { AppError, SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from './errors';
 import { graphqlHandler, serviceUnavailableStatus } from './http/graphql-handler';
@@ -221,8 +221,12 @@ function errorLogger(): ApolloServerPlugin<Context> {
             if (original instanceof AppError) continue;
             if (isRequestError(error, error.extensions?.code)) continue;
             if (isDatabaseUnavailable(original)) {
+              // A follow-on error (not one that says "unavailable" itself) keeps its stack.
               contextValue?.logger?.warn(
-                { err: (original as Error).message, requestId: contextValue.requestId },
+                {
+                  err: saysDatabaseUnavailable(original) ? (original as Error).message : original,
+                  requestId: contextValue.requestId,
+                },
                 'database unavailable',
               );
               continue;

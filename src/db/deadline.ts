@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * service passing it along. Time spent on purpose elsewhere (an upstream tool call, a password
  * hash) extends it by that time: the deadline is about the database, not about tools.
  */
-interface Deadline {
+export interface Deadline {
   at: number;
   /**
    * A query of this request was cut off, or lost its connection: later errors of its
@@ -41,9 +41,17 @@ export async function outsideDeadline<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The current request's deadline, to capture where a query starts: node-postgres calls a
+ * query's callback from its socket's events, in the context of the request that opened the
+ * pooled connection, not of the one whose query it is.
+ */
+export function currentDeadline(): Deadline | undefined {
+  return storage.getStore();
+}
+
 /** Records that the database layer cut one of this request's queries off. */
-export function markCutOff(): void {
-  const deadline = storage.getStore();
+export function markCutOff(deadline: Deadline | undefined = storage.getStore()): void {
   if (deadline) deadline.cutOff = true;
 }
 

@@ -40,7 +40,10 @@ export async function startEmbeddedDatabase(
   // has taken in: one still queued for the single backend (a connect that raced the pool's
   // close) would hold stop() forever. Every socket is tracked, and destroyed on stop.
   const sockets = new Set<Socket>();
-  (server as unknown as { server: Server | null }).server?.on('connection', (socket: Socket) => {
+  const listening = (server as unknown as { server?: Server | null }).server;
+  // A private field of pglite-socket 0.2: if an upgrade renames it, fail loudly, not hang later.
+  if (!listening) throw new Error('pglite-socket: its net.Server is not where it was');
+  listening.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { markCutOff, remainingMs } from './deadline';
-import { DatabaseUnavailableError, isDatabaseUnavailable } from './unavailable';
+import { currentDeadline, markCutOff, remainingMs } from './deadline';
+import { DatabaseUnavailableError, saysDatabaseUnavailable } from './unavailable';
 
 type Callback = (err: Error | null, result?: unknown) => void;
 
@@ -44,10 +44,13 @@ export function guardConnection(raw: unknown, onQuery?: (text: string) => void):
       process.nextTick(cb, new DatabaseUnavailableError('The request deadline passed'));
       return undefined;
     }
+    // This request's deadline, captured here: the callback below runs in the context of
+    // whichever request opened the pooled connection.
+    const deadline = currentDeadline();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      markCutOff();
+      markCutOff(deadline);
       this.connection?.stream?.destroy();
     }, left);
     const done: Callback = (err, result) => {
@@ -57,7 +60,7 @@ export function guardConnection(raw: unknown, onQuery?: (text: string) => void):
         return;
       }
       // A connection cut or refused: later errors of this request's transaction follow from it.
-      if (err && isDatabaseUnavailable(err)) markCutOff();
+      if (err && saysDatabaseUnavailable(err)) markCutOff(deadline);
       cb(err, result);
     };
     return typeof values === 'function'
@@ -116,7 +119,7 @@ export function guardPool(knex: Knex, acquireTimeoutMs: number): void {
         throw new DatabaseUnavailableError('No database connection became free in time');
       }
       // No connection could be made (refused, reset): what fails after it follows from this.
-      if (isDatabaseUnavailable(err)) markCutOff();
+      if (saysDatabaseUnavailable(err)) markCutOff();
       throw err;
     } finally {
       clearTimeout(timer);

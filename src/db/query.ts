@@ -34,19 +34,27 @@ interface KnexConnections {
   positionBindings(sql: string): string;
 }
 
-/** `?` placeholders turned into `$1`, `$2`, ... as knex does, once per statement text. */
-const positional = new Map<string, string>();
+/**
+ * `?` placeholders turned into `$1`, `$2`, ... as knex does, once per statement text, with
+ * their number: values that do not match it are refused as knex refuses them (a bug, which
+ * PostgreSQL would answer with a protocol violation).
+ */
+const positional = new Map<string, { text: string; placeholders: number }>();
 const POSITIONAL_TEXTS = 2_000;
 
-function positionalText(client: KnexConnections, sql: string): string {
-  let text = positional.get(sql);
-  if (text === undefined) {
-    text = client.positionBindings(sql);
+function positionalText(client: KnexConnections, sql: string, values: number): string {
+  let known = positional.get(sql);
+  if (known === undefined) {
+    const text = client.positionBindings(sql);
+    known = { text, placeholders: (text.match(/\$\d+/g) ?? []).length };
     // Statement texts come from the code (a few hundred shapes); the bound is only a guard.
     if (positional.size >= POSITIONAL_TEXTS) positional.clear();
-    positional.set(sql, text);
+    positional.set(sql, known);
   }
-  return text;
+  if (known.placeholders !== values) {
+    throw new Error(`Expected ${known.placeholders} bindings, saw ${values}`);
+  }
+  return known.text;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -55,7 +63,13 @@ export async function query<T = any[]>(
   sql: string,
   params: readonly unknown[] = [],
 ): Promise<T> {
-  if (textOnly.has(em.getKnex().client)) return em.execute(sql, [...params]) as Promise<T>;
+  if (textOnly.has(em.getKnex().client)) {
+    if (!params.some((value) => value === undefined || Array.isArray(value))) {
+      // The same refusal of mismatched values as below, before the text is written.
+      positionalText(em.getKnex().client as unknown as KnexConnections, sql, params.length);
+    }
+    return em.execute(sql, [...params]) as Promise<T>;
+  }
   // As em.execute does: inside a transactional() callback, even the outer manager means the
   // transaction's (MikroORM keeps it in its TransactionContext).
   const trx = em.getContext(false).getTransactionContext<Knex.Transaction>();
@@ -78,12 +92,11 @@ export async function query<T = any[]>(
     if (trx?.isCompleted()) {
       throw new Error('Transaction query already complete');
     }
+    const text = positionalText(client, sql, params.length);
     connection = await client.acquireConnection();
     const held = connection;
     const result = await new Promise<{ rows: unknown[] }>((resolve, reject) => {
-      held.query({ text: positionalText(client, sql), values: params }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      );
+      held.query({ text, values: params }, (err, res) => (err ? reject(err) : resolve(res)));
     });
     return result.rows as T;
   } catch (err) {

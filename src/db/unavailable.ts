@@ -59,7 +59,9 @@ function matches(err: unknown): boolean {
       code === DATABASE_UNAVAILABLE ||
       NETWORK_CODES.has(code) ||
       SQLSTATES.has(code) ||
-      code.startsWith('08')
+      // Connection exceptions, but for protocol_violation: a statement whose values do not
+      // match its placeholders is a bug, not an outage.
+      (code.startsWith('08') && code !== '08P01')
     )
       return true;
   }
@@ -67,19 +69,44 @@ function matches(err: unknown): boolean {
   return MESSAGES.some((m) => message.includes(m));
 }
 
-/**
- * Whether `err`, or an error it wraps, says the database is unavailable; or, inside a request
- * that has already lost its database (a connection cut or refused, its deadline passed), any
- * error at all: what fails after that (the ORM's rollback of a dead transaction, knex's "query
- * already complete", a driver error of the half-closed socket) follows from it, and the
- * client's answer is the same "retry later". Such errors are still logged, as warnings.
- */
-export function isDatabaseUnavailable(err: unknown): boolean {
+/** Whether `err`, or an error it wraps, says by itself that the database is unavailable. */
+export function saysDatabaseUnavailable(err: unknown): boolean {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current; depth += 1) {
     if (matches(current)) return true;
     const next = current as { originalError?: unknown; cause?: unknown; previous?: unknown };
     current = next.originalError ?? next.cause ?? next.previous;
   }
-  return wasCutOff();
+  return false;
+}
+
+/**
+ * An error from the database layer: the driver's (a SQLSTATE), the ORM's wrapping of one, or
+ * knex's refusal to run a query of a transaction that has already ended.
+ */
+function fromDatabaseLayer(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    if (typeof current === 'object') {
+      const { name, code, message, severity } = current as Record<string, unknown>;
+      if (typeof message === 'string' && message.startsWith('Transaction query already complete'))
+        return true;
+      if (typeof severity === 'string' && typeof code === 'string') return true; // pg's DatabaseError
+      if (typeof name === 'string' && /Exception$/.test(name)) return true; // MikroORM's wrappers
+    }
+    const next = current as { originalError?: unknown; cause?: unknown; previous?: unknown };
+    current = next.originalError ?? next.cause ?? next.previous;
+  }
+  return false;
+}
+
+/**
+ * Whether `err` means "the database is not answering": it says so itself, or, inside a request
+ * that has already lost its database (a connection cut or refused, its deadline passed), it is
+ * a database-layer error that follows from that (the ORM's rollback of a dead transaction,
+ * knex's "query already complete", a driver error of the half-closed socket). Any other error
+ * (a bug in a resolver, say) keeps its own answer, in any request.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  return saysDatabaseUnavailable(err) || (wasCutOff() && fromDatabaseLayer(err));
 }

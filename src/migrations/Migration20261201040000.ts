@@ -13,9 +13,18 @@ import { Migration } from '@mikro-orm/migrations';
  *   two edge days from `usage_records`.
  *
  * The triggers run inside the writing statement's transaction: a count or a sum is exactly the
- * rows committed. Each statement locks the aggregate rows it changes in key order (no
- * deadlock between two multi-owner statements); one user's concurrent writes queue on that
- * user's row for the rest of their transaction (short: a task write, a metered call).
+ * rows committed. Each statement locks the aggregate rows it changes in key order, so one
+ * statement never deadlocks another; but the locks last until commit, so a transaction that
+ * writes for several owners in separate statements can deadlock with one that writes for the
+ * same owners in another order (tasks and usage records of one user likewise). The API writes
+ * for one owner per transaction, tasks before usage records; anything writing in bulk should
+ * do it in one statement. One user's concurrent writes queue on that user's row for the rest
+ * of their transaction (short: a task write, a metered call).
+ *
+ * A user's id never changes (the triggers refuse moving rows between users), and a data-only
+ * restore must run with triggers disabled (pg_restore --disable-triggers) or it counts the
+ * restored rows twice; a logical-replication subscriber does not fire triggers and copies the
+ * aggregate tables as they are.
  *
  * The backfill reads every task and usage record once, under this migration's lock: about
  * 2 s for 1M tasks and 2M records on the 2-core bench machine. On a larger database, run the
@@ -30,8 +39,8 @@ export class Migration20261201040000 extends Migration {
     this.addSql(`create table "usage_daily" (
       "user_id" uuid not null references "users" ("id") on delete cascade,
       "day" date not null,
-      "calls" bigint not null default 0,
-      "tokens" bigint not null default 0,
+      "calls" bigint not null default 0 check ("calls" >= 0),
+      "tokens" bigint not null default 0 check ("tokens" >= 0),
       primary key ("user_id", "day")
     );`);
 
