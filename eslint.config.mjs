@@ -36,6 +36,8 @@ export default tseslint.config(
         { assertFunctionNames: ['expect', 'expectNoErrors', 'expectErrorCode', 'expect*'] },
       ],
       'jest/no-conditional-expect': 'off',
+      // Tests that need a service run through `itRedis = url ? it : it.skip` (reason on its line).
+      'jest/no-standalone-expect': ['error', { additionalTestBlockFunctions: ['itRedis'] }],
     },
   },
   {

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
@@ -38,29 +37,24 @@ describe('examples/partner-usage.mjs', () => {
         ),
       );
     }
-    const em = t.app.orm.em.fork();
-    const tools = (await em
-      .getConnection()
-      .execute(`select id, slug from tools where slug in ('text-stats', 'summarize')`)) as {
-      id: string;
-      slug: string;
-    }[];
-    for (let i = 0; i < 150; i += 1) {
-      const tool = tools[i % 2]!;
-      const at = new Date(Date.UTC(2026, 9 + (i % 3 === 0 ? 0 : 1), 1 + (i % 28), 12));
-      await em.getConnection().execute(
-        `insert into usage_records (id, user_id, tool_id, input_tokens, output_tokens, total_tokens, status, latency_ms, created_at)
-           values (?, ?, ?, 1, ?, ?, 'SUCCEEDED', 1, ?)`,
-        [randomUUID(), user.id, tool.id, i, i + 1, at],
-      );
-    }
-    const expected = (await em.getConnection().execute(
+    const tools = await t.sql<{ id: string }>(
+      `select id from tools where slug in ('text-stats', 'summarize') order by slug`,
+    );
+    // Record i: the two tools in turn, October or November 2026, i + 1 tokens.
+    await t.sql(
+      `insert into usage_records (id, user_id, tool_id, input_tokens, output_tokens, total_tokens, status, latency_ms, created_at)
+       select gen_random_uuid(), ?, (?::uuid[])[1 + i % 2], 1, i, i + 1, 'SUCCEEDED', 1,
+              make_timestamptz(2026, case when i % 3 = 0 then 10 else 11 end, 1 + i % 28, 12, 0, 0, 'UTC')
+         from generate_series(0, 149) i`,
+      [user.id, `{${tools.map((tool) => tool.id).join(',')}}`],
+    );
+    const expected = await t.sql<{ month: string; slug: string; calls: number; tokens: number }>(
       `select to_char(r.created_at at time zone 'UTC', 'YYYY-MM') as month, t.slug,
               count(*)::int as calls, sum(r.total_tokens)::int as tokens
          from usage_records r join tools t on t.id = r.tool_id
         where r.user_id = ? group by 1, 2 order by 1, 2`,
       [user.id],
-    )) as { month: string; slug: string; calls: number; tokens: number }[];
+    );
     expect(expected.length).toBeGreaterThanOrEqual(4);
 
     const key = await t.seed.apiKey(user, ['USAGE_READ']);

@@ -16,6 +16,8 @@ export interface TestApp {
   ) => ReturnType<typeof gql<T>>;
   /** Runs `fn` and returns the SQL statements this app sent meanwhile. */
   countQueries(fn: () => Promise<unknown>): Promise<string[]>;
+  /** One SQL statement (`?` placeholders) on the app's database, outside any request. */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,8 @@ export async function startTestApp(
       }
       return seen;
     },
+    sql: async <T>(text: string, params: unknown[] = []) =>
+      (await app.orm.em.fork().getConnection().execute(text, params)) as T[],
     close: () => app.close(),
   };
   testApp.seed = new Seed(testApp);

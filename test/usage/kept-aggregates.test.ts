@@ -17,9 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []) {
-  return (await t.app.orm.em.fork().getConnection().execute(text, params)) as T[];
-}
+const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
+  t.sql<T>(text, params);
 
 async function rowCount(ownerId: string): Promise<number> {
   const [row] = await sql<{ n: string }>('select count(*) as n from tasks where owner_id = ?', [
