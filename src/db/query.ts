@@ -63,8 +63,10 @@ export async function query<T = any[]>(
   sql: string,
   params: readonly unknown[] = [],
 ): Promise<T> {
+  // knex expands an array value into a list of placeholders, and refuses undefined.
+  const knexOnly = params.some((value) => value === undefined || Array.isArray(value));
   if (textOnly.has(em.getKnex().client)) {
-    if (!params.some((value) => value === undefined || Array.isArray(value))) {
+    if (!knexOnly) {
       // The same refusal of mismatched values as below, before the text is written.
       positionalText(em.getKnex().client as unknown as KnexConnections, sql, params.length);
     }
@@ -74,11 +76,11 @@ export async function query<T = any[]>(
   // transaction's (MikroORM keeps it in its TransactionContext).
   const trx = em.getContext(false).getTransactionContext<Knex.Transaction>();
   const knex = (trx ?? em.getKnex()) as Knex;
-  // knex expands an array value into a list of placeholders, and refuses undefined: such
-  // statements keep its path. The others go straight to a pooled (or the transaction's)
-  // connection, where pool-guard.ts still bounds them by the request's deadline and counts
-  // them: knex's query builder, runner and events cost more than the statement's own I/O.
-  if (params.some((value) => value === undefined || Array.isArray(value))) {
+  // Such statements keep knex's path. The others go straight to a pooled (or the
+  // transaction's) connection, where pool-guard.ts still bounds them by the request's deadline
+  // and counts them: knex's query builder, runner and events cost more than the statement's
+  // own I/O.
+  if (knexOnly) {
     try {
       const result = (await knex.raw(sql, params as Knex.RawBinding[])) as { rows: unknown };
       return result.rows as T;

@@ -172,34 +172,21 @@ export class TaskRepository extends EntityRepository<Task> {
   ): Promise<Map<string | null, number>> {
     const filterParams: unknown[] = [];
     const filtered = this.filterSql(filter, filterParams);
-    const result = new Map<string | null, number>();
-    if (filtered.length === 0) {
-      // Unfiltered: the counts kept by triggers as tasks come and go (task_counts).
-      if (!ownerIds) {
-        const rows: { n: string }[] = await run(
-          this.getEntityManager(),
-          `select coalesce(sum(c.count), 0) as n from task_counts c`,
-        );
-        result.set(null, toGraphQLInt(rows[0]?.n));
-        return result;
-      }
-      const rows: { owner_id: string; n: string }[] = await run(
-        this.getEntityManager(),
-        `select c.owner_id, c.count as n from task_counts c where c.owner_id = any(?::uuid[])`,
-        [uuidArray(ownerIds)],
-      );
-      for (const id of ownerIds) result.set(id, 0);
-      for (const row of rows) result.set(row.owner_id, toGraphQLInt(row.n));
-      return result;
-    }
+    // Unfiltered, the counts kept by triggers as tasks come and go (task_counts, one row per
+    // owner); filtered, the tasks themselves.
+    const [from, n] =
+      filtered.length === 0
+        ? ['task_counts t', 'coalesce(sum(t.count), 0)']
+        : ['tasks t', 'count(*)'];
     // Placeholders in order: the owners' first, then the filter's.
     const where = ownerIds ? ['t.owner_id = any(?::uuid[])', ...filtered] : filtered;
     const params = ownerIds ? [uuidArray(ownerIds), ...filterParams] : filterParams;
-    const whereSql = `where ${where.join(' and ')}`;
+    const whereSql = where.length ? `where ${where.join(' and ')}` : '';
+    const result = new Map<string | null, number>();
     if (!ownerIds) {
       const rows: { n: string }[] = await run(
         this.getEntityManager(),
-        `select count(*) as n from tasks t ${whereSql}`,
+        `select ${n} as n from ${from} ${whereSql}`,
         params,
       );
       result.set(null, toGraphQLInt(rows[0]?.n));
@@ -207,7 +194,7 @@ export class TaskRepository extends EntityRepository<Task> {
     }
     const rows: { owner_id: string; n: string }[] = await run(
       this.getEntityManager(),
-      `select t.owner_id, count(*) as n from tasks t ${whereSql} group by t.owner_id`,
+      `select t.owner_id, ${n} as n from ${from} ${whereSql} group by t.owner_id`,
       params,
     );
     for (const id of ownerIds) result.set(id, 0);
