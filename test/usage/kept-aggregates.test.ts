@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
 import type { SeededUser } from '../helpers/seed';
@@ -144,8 +145,10 @@ describe('task counts kept by triggers', () => {
 
 describe('usage sums kept per UTC day', () => {
   const DAY = 86_400_000;
-  // Midnight UTC, far from today, so that only these records fall in the ranges below.
-  const base = Date.UTC(2031, 2, 10);
+  // Midnight UTC, years before today: only these records fall in the ranges below, and none
+  // in the windows of `adminStats` (the last N days), which other suites measure as deltas
+  // while this one deletes.
+  const base = Date.UTC(2011, 2, 10);
   const times = [
     base - 1, // the last millisecond of the day before
     base, // midnight exactly
@@ -276,18 +279,32 @@ describe('usage sums kept per UTC day', () => {
       sql(`update usage_records set total_tokens = total_tokens + 1 where user_id = ?`, [user.id]),
     ).rejects.toThrow(/never change/);
     // Removing a user (by an operator: the API has no such mutation) cascades through both.
-    const gone = await t.seed.user();
-    await t.seed.task(gone);
-    await sql(
-      `insert into usage_records (id, user_id, tool_id, input_tokens, output_tokens, total_tokens, status, latency_ms, created_at)
-       values (?, ?, ?, 1, 1, 2, 'SUCCEEDED', 1, now())`,
-      [randomUUID(), gone.id, toolId],
-    );
-    await sql('delete from users where id = ?', [gone.id]);
-    const left = await sql(
-      `select 1 from task_counts where owner_id = ? union all select 1 from usage_daily where user_id = ?`,
-      [gone.id, gone.id],
-    );
-    expect(left).toEqual([]);
+    // In a transaction rolled back at the end, so that suites counting users and calls at the
+    // same time never see this user come and go.
+    const knex = (t.app.orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
+    const trx = await knex.transaction();
+    try {
+      const gone = randomUUID();
+      await trx.raw(
+        `insert into users (id, email, name, password_hash, created_at, updated_at)
+         values (?, ?, 'gone', 'x', now(), now())`,
+        [gone, `gone-${gone}@example.test`],
+      );
+      await trx.raw(
+        `insert into tasks (id, owner_id, title, created_at, updated_at) values (?, ?, 'gone', now(), now())`,
+        [randomUUID(), gone],
+      );
+      await trx.raw(
+        `insert into usage_records (id, user_id, tool_id, input_tokens, output_tokens, total_tokens, status, latency_ms, created_at)
+         values (?, ?, ?, 1, 1, 2, 'SUCCEEDED', 1, ?)`,
+        [randomUUID(), gone, toolId, new Date(base)],
+      );
+      const kept = `select 1 from task_counts where owner_id = ? union all select 1 from usage_daily where user_id = ?`;
+      expect((await trx.raw(kept, [gone, gone])).rows).toHaveLength(2);
+      await trx.raw('delete from users where id = ?', [gone]);
+      expect((await trx.raw(kept, [gone, gone])).rows).toEqual([]);
+    } finally {
+      await trx.rollback();
+    }
   });
 });
