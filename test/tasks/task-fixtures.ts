@@ -98,3 +98,39 @@ export const PRIORITY_RANK: Record<Priority, number> = { LOW: 0, MEDIUM: 1, HIGH
  * keep the many registrations of the fixtures fast (logins still verify at any cost).
  */
 export const FAST_HASHING = { bcryptCost: 4 };
+
+export const CREATE = `mutation($input: CreateTaskInput!) { createTask(input: $input) { ${TASK_FIELDS} } }`;
+export const GET = `query($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`;
+export const UPDATE = `mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { ${TASK_FIELDS} } }`;
+export const DELETE = `mutation($id: ID!) { deleteTask(id: $id) }`;
+export const ADMIN_DELETE = `mutation($id: ID!) { adminDeleteTask(id: $id) }`;
+export const MISSING_ID = '00000000-0000-4000-8000-000000000000';
+
+/**
+ * createTask, task (which must be found) and updateTask as `user`, each answering the task. The
+ * app is looked up at each call: test files start theirs in a `beforeAll`.
+ */
+export function taskCalls(app: () => TestApp) {
+  return {
+    async create(user: SeededUser, input: Record<string, unknown>): Promise<TaskView> {
+      return expectNoErrors(
+        await app().gql<{ createTask: TaskView }>(CREATE, { input }, user.accessToken),
+      ).createTask;
+    },
+    async get(user: SeededUser, id: string): Promise<TaskView> {
+      const task = expectNoErrors(
+        await app().gql<{ task: TaskView }>(GET, { id }, user.accessToken),
+      ).task;
+      expect(task).not.toBeNull();
+      return task;
+    },
+    async update(user: SeededUser, id: string, input: Record<string, unknown>): Promise<TaskView> {
+      return expectNoErrors(
+        await app().gql<{ updateTask: TaskView }>(UPDATE, { id, input }, user.accessToken),
+      ).updateTask;
+    },
+  };
+}
+
+/** An ISO time in milliseconds; NaN for null. */
+export const ms = (iso: string | null) => (iso === null ? NaN : new Date(iso).getTime());

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TestApp } from '../helpers/create-test-app';
-import { expectNoErrors } from '../helpers/graphql';
+import { expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
 import { unique } from '../helpers/seed';
 
 export interface SeenRequest {
@@ -124,6 +124,23 @@ export const INVOKE = `mutation($slug: String!, $input: JSON!, $key: String) {
     subscription { tokensUsed tokensRemaining plan { tier } }
   }
 }`;
+
+/**
+ * invokeTool as `token`, on `app` when given, else on the file's app (looked up at each call:
+ * test files start theirs in a `beforeAll`).
+ */
+export function invoker(fileApp: () => TestApp) {
+  return (
+    token: string,
+    slug: string,
+    input: unknown,
+    key?: string,
+    app: TestApp = fileApp(),
+  ): Promise<GraphQLResponse<any>> => app.gql<any>(INVOKE, { slug, input, key }, token);
+}
+
+/** The FREE plan's monthly tokens. */
+export const FREE_QUOTA = 10_000;
 
 export const SUBSCRIPTION = `{ mySubscription { tokensUsed tokensRemaining currentPeriodStart currentPeriodEnd plan { tier } } }`;
 
