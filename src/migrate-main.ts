@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { createLogger } from './app';
+import { createLogger } from './logger';
 import { loadConfig } from './config';
 import { migrate } from './db/migrate';
 import { ormOptions } from './db/orm-options';

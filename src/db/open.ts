@@ -1,0 +1,92 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Metrics } from '../metrics';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded';
+import { migrate } from './migrate';
+import { ormOptions } from './orm-options';
+import { guardPool } from './pool-guard';
+import { sendStatementsAsText } from './query';
+import { prepareDatabase } from './server-settings';
+
+export interface OpenDatabase {
+  orm: MikroORM;
+  /** True on the embedded PGlite (in this process: no timer can fire while it works). */
+  embedded: boolean;
+  /** Calls `listener` with every SQL statement sent, until the returned stop(). */
+  watchStatements(listener: (text: string) => void): () => void;
+  /** Closes the pool, then the embedded database if there is one. */
+  close(): Promise<void>;
+}
+
+/**
+ * The database the app runs on: DATABASE_URL's server, or the embedded PGlite without one;
+ * session settings checked, the pool guarded by the request deadline, migrations applied (or
+ * refused to start with some pending when MIGRATE_ON_START=false).
+ */
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<OpenDatabase> {
+  let embedded: EmbeddedDatabase | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedDatabase(config.dataDir, {
+      maxConnections: config.dbPoolMax + 4,
+    });
+    databaseUrl = embedded.url;
+    logger.info({ dataDir: config.dataDir }, 'using the embedded PostgreSQL (PGlite)');
+  }
+  const database = await prepareDatabase(
+    databaseUrl,
+    {
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      lockTimeoutMs: config.dbLockTimeoutMs,
+      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+    },
+    logger,
+    // Starting is not latency-critical: a slow first connection is waited for.
+    Math.max(config.dbConnectTimeoutMs, 10_000),
+  );
+  const statementListeners = new Set<(text: string) => void>();
+  const orm = await MikroORM.init(
+    ormOptions(databaseUrl, {
+      onQuery: (text) => {
+        metrics.dbStatements.inc();
+        for (const listener of statementListeners) listener(text);
+      },
+      poolMax: config.dbPoolMax,
+      // PGlite answers from this process: a slow accept means a busy process, not a dead peer.
+      connectTimeoutMs: database.embedded ? 30_000 : config.dbConnectTimeoutMs,
+    }),
+  );
+  const close = async () => {
+    await orm.close(true);
+    await embedded?.stop();
+  };
+  // On PGlite (in this process) no timer can fire while it works: no deadline there.
+  if (!database.embedded) guardPool(orm.em.getKnex(), config.dbAcquireTimeoutMs);
+  else sendStatementsAsText(orm.em.getKnex());
+  if (config.migrateOnStart) {
+    const executed = await migrate(orm, database.embedded);
+    if (executed.length > 0) logger.info({ migrations: executed }, 'applied migrations');
+  } else {
+    const pending = await orm.getMigrator().getPendingMigrations();
+    if (pending.length > 0) {
+      await close();
+      throw new Error(
+        `${pending.length} migration(s) pending and MIGRATE_ON_START=false: run \`npm run migrate\` first`,
+      );
+    }
+  }
+  return {
+    orm,
+    embedded: database.embedded,
+    watchStatements(listener) {
+      statementListeners.add(listener);
+      return () => statementListeners.delete(listener);
+    },
+    close,
+  };
+}

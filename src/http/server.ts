@@ -1,0 +1,69 @@
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Metrics } from '../metrics';
+import { registerProtection } from './protection';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface HttpServer {
+  server: FastifyInstance;
+  /** True once draining: new requests are refused, coded, and keep-alive connections end. */
+  isDraining(): boolean;
+  startDraining(): void;
+}
+
+/**
+ * Fastify with what every route shares: request ids (a client's well-formed X-Request-Id, or a
+ * new one), production headers and load shedding (./protection.ts), /metrics, CORS, and
+ * draining: while the server stops, keep-alive connections end with their last response.
+ */
+export async function createHttpServer(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<HttpServer> {
+  const server: FastifyInstance = (Fastify as unknown as (o: object) => FastifyInstance)({
+    loggerInstance: logger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    // Draining refusals are coded (src/http/protection.ts), not Fastify's bare 503.
+    return503OnClosing: false,
+  });
+  let draining = false;
+  server.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (draining) reply.header('connection', 'close');
+  });
+  server.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+  server.addHook('onResponse', async () => {
+    if (draining) server.server.closeIdleConnections();
+  });
+  await registerProtection(server, {
+    hsts: config.hsts,
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    metrics,
+    isDraining: () => draining,
+  });
+  metrics.register(server, config.metricsToken);
+  await server.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    credentials: true,
+    exposedHeaders: ['x-request-id'],
+  });
+  return {
+    server,
+    isDraining: () => draining,
+    startDraining() {
+      draining = true;
+    },
+  };
+}
