@@ -4,12 +4,9 @@ import { ApiKey, Plan, Subscription, Task, Tool, User } from './entities';
 import type { PlanTier } from './entities/enums';
 import type { TaskFilterValues, TaskPageQuery } from './entities/task.repository';
 import type { Viewer } from './auth/viewer';
-import { uuidArray } from './lib/ids';
 import type { Page } from './lib/pagination';
-import { toPlain } from './lib/rows';
 import { systemClock, type Clock } from './lib/clock';
 import { UsageAggregates, type UsageRange } from './entities/usage-aggregates';
-import { query } from './db/query';
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
   const map = new Map(rows.map((row) => [row.id, row]));
@@ -72,19 +69,10 @@ function groupByRest<K extends { ownerId: string }>(keys: readonly K[], rest: (k
  */
 export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock = systemClock) {
   const tasks = em.getRepository(Task);
+  const users = em.getRepository(User);
   const usage = new UsageAggregates(em, clock);
   const loaders = {
-    user: new DataLoader<string, User | null>(async (ids) => {
-      const rows: Record<string, unknown>[] = await query(
-        em,
-        `select * from users where id = any(?::uuid[])`,
-        [uuidArray(ids)],
-      );
-      return byId(
-        rows.map((row) => toPlain(em, User, row)),
-        ids,
-      );
-    }),
+    user: new DataLoader<string, User | null>(async (ids) => byId(await users.byIds(ids), ids)),
     tool: new DataLoader<string, Tool | null>(async (ids) =>
       byId(await em.find(Tool, { id: { $in: [...ids] } }), ids),
     ),

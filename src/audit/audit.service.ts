@@ -1,10 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../auth/viewer';
 import { AuditEntry, User } from '../entities';
-import { countRows, newestFirstPage, pageSize } from '../lib/pagination';
+import { systemClock, type Clock } from '../lib/clock';
+import { pageSize } from '../lib/pagination';
 import { AuditEntryConnection } from './audit.types';
 
 export class AuditService {
+  // The default is temporary, until createApp passes the app's clock.
+  constructor(private readonly clock: Clock = systemClock) {}
+
   /**
    * Adds an audit entry to `tx`'s unit of work: the caller flushes it with the change it
    * describes, in the same transaction, so there is never one without the other.
@@ -23,15 +27,16 @@ export class AuditService {
       targetType,
       targetId,
       details,
-      createdAt: new Date(),
+      createdAt: this.clock.now(),
     });
   }
 
   page(em: EntityManager, args: { first?: number | null; after?: string | null }) {
     const first = pageSize(args.first);
+    const repo = em.getRepository(AuditEntry);
     return new AuditEntryConnection({
-      page: () => newestFirstPage(em, AuditEntry, 'audit_entries', [], [], first, args.after),
-      count: () => countRows(em, 'audit_entries', [], []),
+      page: () => repo.page(first, args.after),
+      count: () => repo.total(),
     });
   }
 }

@@ -8,18 +8,22 @@ import {
   Property,
   type Ref,
   OptionalProps,
+  EntityRepositoryType,
 } from '@mikro-orm/core';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { ApiKeyScope } from './enums';
 import { User } from './user.entity';
+import { ApiKeyRepository } from './api-key.repository';
 
 @ObjectType({
   simpleResolvers: true,
   description: 'A key for partner integrations; acts as its owner within its scopes',
 })
-@Entity({ tableName: 'api_keys' })
+@Entity({ tableName: 'api_keys', repository: () => ApiKeyRepository })
 @Index({ name: 'api_keys_user_idx', properties: ['user', 'createdAt'] })
 export class ApiKey {
+  [EntityRepositoryType]?: ApiKeyRepository;
+
   [OptionalProps]?: 'scopes' | 'createdAt' | 'lastUsedAt' | 'expiresAt' | 'revokedAt';
 
   @Field(() => ID, { description: 'The key’s id (a UUID); revokeApiKey takes it' })

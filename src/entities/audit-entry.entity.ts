@@ -7,19 +7,23 @@ import {
   Property,
   type Ref,
   OptionalProps,
+  EntityRepositoryType,
 } from '@mikro-orm/core';
 import { JSONScalar } from '../schema/scalars';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { User } from './user.entity';
+import { AuditEntryRepository } from './audit-entry.repository';
 
 @ObjectType({
   simpleResolvers: true,
   description: 'An admin action: who did what to which target, before and after',
 })
-@Entity({ tableName: 'audit_entries' })
+@Entity({ tableName: 'audit_entries', repository: () => AuditEntryRepository })
 @Index({ name: 'audit_entries_created_idx', properties: ['createdAt', 'id'] })
 @Index({ name: 'audit_entries_target_idx', properties: ['targetType', 'targetId'] })
 export class AuditEntry {
+  [EntityRepositoryType]?: AuditEntryRepository;
+
   [OptionalProps]?: 'actor' | 'targetId' | 'details' | 'createdAt';
 
   @Field(() => ID, { description: 'The entry’s id (a UUID)' })

@@ -7,13 +7,17 @@ import {
   Property,
   type Ref,
   OptionalProps,
+  EntityRepositoryType,
 } from '@mikro-orm/core';
 import { User } from './user.entity';
+import { AuthSessionRepository } from './auth-session.repository';
 
 /** One login: every refresh token rotated from it belongs to this session (its family). */
-@Entity({ tableName: 'auth_sessions' })
+@Entity({ tableName: 'auth_sessions', repository: () => AuthSessionRepository })
 @Index({ name: 'auth_sessions_user_idx', properties: ['user'] })
 export class AuthSession {
+  [EntityRepositoryType]?: AuthSessionRepository;
+
   [OptionalProps]?: 'createdAt' | 'revokedAt';
 
   @PrimaryKey({ type: 'uuid' })

@@ -1,5 +1,14 @@
-import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property, type Ref } from '@mikro-orm/core';
+import {
+  Entity,
+  ManyToOne,
+  OptionalProps,
+  PrimaryKey,
+  Property,
+  type Ref,
+  EntityRepositoryType,
+} from '@mikro-orm/core';
 import { User } from './user.entity';
+import { IdempotencyClaimRepository } from './idempotency-claim.repository';
 
 /**
  * A call with an idempotency key in flight. Taken just before the tool is called, so that a
@@ -8,8 +17,10 @@ import { User } from './user.entity';
  * transaction). A call that failed leaves its error code here, so that duplicates waiting on it
  * answer the same error, and a retry with the key takes the claim over.
  */
-@Entity({ tableName: 'idempotency_claims' })
+@Entity({ tableName: 'idempotency_claims', repository: () => IdempotencyClaimRepository })
 export class IdempotencyClaim {
+  [EntityRepositoryType]?: IdempotencyClaimRepository;
+
   [OptionalProps]?: 'createdAt' | 'errorCode';
 
   @ManyToOne(() => User, { ref: true, primary: true, deleteRule: 'cascade' })

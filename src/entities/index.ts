@@ -27,6 +27,7 @@ export const entities = [
 
 export {
   ApiKey,
+  IdempotencyClaim,
   IdempotentRequest,
   AuditEntry,
   AuthSession,

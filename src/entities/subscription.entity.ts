@@ -9,22 +9,26 @@ import {
   type Ref,
   OptionalProps,
   Check,
+  EntityRepositoryType,
 } from '@mikro-orm/core';
 import { PlanTier } from './enums';
 import { Plan } from './plan.entity';
 import { User } from './user.entity';
+import { SubscriptionRepository } from './subscription.repository';
 
 /**
  * A user's plan and metering for one calendar month (UTC). `periodStart` is the month the
  * counters belong to: a row from an earlier month counts as zero, and the next reservation
  * rolls it over, so no scheduled job is needed.
  */
-@Entity({ tableName: 'subscriptions' })
+@Entity({ tableName: 'subscriptions', repository: () => SubscriptionRepository })
 @Check({
   name: 'subscriptions_tokens_check',
   expression: 'tokens_used >= 0 and tokens_reserved >= 0',
 })
 export class Subscription {
+  [EntityRepositoryType]?: SubscriptionRepository;
+
   [OptionalProps]?: 'tier' | 'tokensUsed' | 'tokensReserved' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
@@ -57,6 +61,7 @@ export class Subscription {
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
-  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  /** Set by the services, from the app's clock, when they change the row (no onUpdate hook). */
+  @Property({ type: 'timestamptz' })
   updatedAt: Date = new Date();
 }

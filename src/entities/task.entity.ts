@@ -90,7 +90,8 @@ export class Task {
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
+  /** Set by the services, from the app's clock, when they change the row (no onUpdate hook). */
   @Field(() => Date, { description: 'When the task last changed (UTC)' })
-  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  @Property({ type: 'timestamptz' })
   updatedAt: Date = new Date();
 }

@@ -1,16 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, Index, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
+import {
+  Entity,
+  Enum,
+  Index,
+  PrimaryKey,
+  Property,
+  OptionalProps,
+  EntityRepositoryType,
+} from '@mikro-orm/core';
 import { JSONScalar } from '../schema/scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PlanTier } from './enums';
+import { ToolRepository } from './tool.repository';
 
 @ObjectType({
   simpleResolvers: true,
   description: 'An AI tool the gateway invokes: built in, or an upstream HTTP service',
 })
-@Entity({ tableName: 'tools' })
+@Entity({ tableName: 'tools', repository: () => ToolRepository })
 @Index({ name: 'tools_active_slug_idx', properties: ['isActive', 'slug'] })
 export class Tool {
+  [EntityRepositoryType]?: ToolRepository;
+
   [OptionalProps]?: 'requiredTier' | 'endpointUrl' | 'isActive' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'The tool’s id (a UUID); updateTool takes it' })
@@ -61,6 +72,7 @@ export class Tool {
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
-  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  /** Set by the services, from the app's clock, when they change the row (no onUpdate hook). */
+  @Property({ type: 'timestamptz' })
   updatedAt: Date = new Date();
 }

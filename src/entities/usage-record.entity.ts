@@ -9,18 +9,20 @@ import {
   type Ref,
   OptionalProps,
   Check,
+  EntityRepositoryType,
 } from '@mikro-orm/core';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { UsageStatus } from './enums';
 import { ApiKey } from './api-key.entity';
 import { Tool } from './tool.entity';
 import { User } from './user.entity';
+import { UsageRecordRepository } from './usage-record.repository';
 
 @ObjectType({
   simpleResolvers: true,
   description: 'One call that reached a tool',
 })
-@Entity({ tableName: 'usage_records' })
+@Entity({ tableName: 'usage_records', repository: () => UsageRecordRepository })
 @Index({
   name: 'usage_records_user_created_idx',
   expression:
@@ -38,6 +40,8 @@ import { User } from './user.entity';
 @Index({ name: 'usage_records_created_idx', properties: ['createdAt', 'id'] })
 @Index({ name: 'usage_records_tool_created_idx', properties: ['tool', 'createdAt'] })
 export class UsageRecord {
+  [EntityRepositoryType]?: UsageRecordRepository;
+
   [OptionalProps]?:
     | 'apiKey'
     | 'inputTokens'

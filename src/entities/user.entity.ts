@@ -1,17 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, Index, PrimaryKey, Property, OptionalProps, Check } from '@mikro-orm/core';
+import {
+  Entity,
+  Enum,
+  Index,
+  PrimaryKey,
+  Property,
+  OptionalProps,
+  Check,
+  EntityRepositoryType,
+} from '@mikro-orm/core';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Role } from './enums';
+import { UserRepository } from './user.repository';
 
 @ObjectType({
   simpleResolvers: true,
   description: 'An account',
 })
-@Entity({ tableName: 'users' })
+@Entity({ tableName: 'users', repository: () => UserRepository })
 @Check({ name: 'users_email_lower_check', expression: 'email = lower(email)' })
 // The admin's users list, newest first.
 @Index({ name: 'users_created_idx', properties: ['createdAt', 'id'] })
 export class User {
+  [EntityRepositoryType]?: UserRepository;
+
   [OptionalProps]?: 'role' | 'isActive' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'The account’s id (a UUID)' })
@@ -45,6 +57,7 @@ export class User {
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 
-  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  /** Set by the services, from the app's clock, when they change the row (no onUpdate hook). */
+  @Property({ type: 'timestamptz' })
   updatedAt: Date = new Date();
 }

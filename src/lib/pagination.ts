@@ -1,9 +1,6 @@
 import { ClassType, Field, Int, ObjectType } from 'type-graphql';
 import { BadUserInputError } from '../errors';
 import { isUuid } from './ids';
-import { toGraphQLInt } from './numbers';
-import { toPlain } from './rows';
-import { query } from '../db/query';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -177,92 +174,4 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
     }
   }
   return Connection;
-}
-
-/** Splits `limit + 1` fetched rows into a page. */
-export function toPage<T>(
-  rows: T[],
-  limit: number,
-  after: unknown,
-  cursorOf: (row: T) => string,
-): Page<T> {
-  const hasNextPage = rows.length > limit;
-  const pageRows = hasNextPage ? rows.slice(0, limit) : rows;
-  return {
-    rows: pageRows,
-    cursors: pageRows.map(cursorOf),
-    hasNextPage,
-    hasPreviousPage: after !== null && after !== undefined,
-  };
-}
-
-/** What a page's statement computes beside its rows (read-ahead of the rows' fields). */
-export interface PageExtras {
-  /** More select-list entries over `t` (and the join), e.g. `(select count(*) …) as n`. */
-  columns?: string[];
-  /** A join after `from <table> t`, with its parameters. */
-  join?: { sql: string; params: unknown[] };
-  /** Sees each row of the page as read, extra columns included, before it is mapped. */
-  visit?: (row: Record<string, unknown> & { id: string }) => void;
-}
-
-/**
- * Newest-first keyset page over `table` (aliased `t`): `(created_at, id)` descending, which
- * every such list has an index for. `where` holds conditions on `t` with `?` parameters.
- */
-export async function newestFirstPage<T extends object>(
-  em: import('@mikro-orm/postgresql').EntityManager,
-  entity: ClassType<T>,
-  table: string,
-  where: string[],
-  params: unknown[],
-  first: number,
-  after: string | null | undefined,
-  extra: PageExtras = {},
-): Promise<Page<T>> {
-  const order = 'CREATED_AT:DESC';
-  const cursor = decodeCursor(after, order, TIMESTAMP_KEY);
-  const conditions = [...where];
-  const values = [...(extra.join?.params ?? []), ...params];
-  if (cursor) {
-    conditions.push('(t.created_at, t.id) < (?::timestamptz, ?::uuid)');
-    values.push(cursor.key, cursor.id);
-  }
-  const whereSql = conditions.length ? `where ${conditions.join(' and ')}` : '';
-  values.push(first + 1);
-  const rows: (Record<string, unknown> & { sort_key: string; id: string })[] = await query(
-    em,
-    `select t.*, t.created_at::text as sort_key${(extra.columns ?? []).map((c) => `, ${c}`).join('')}
-       from ${table} t ${extra.join?.sql ?? ''} ${whereSql}
-      order by t.created_at desc, t.id desc limit ?`,
-    values,
-  );
-  const page = toPage(rows, first, after, (row) =>
-    encodeCursor({ order, key: row.sort_key, id: row.id }),
-  );
-  if (extra.visit) page.rows.forEach(extra.visit);
-  return {
-    ...page,
-    rows: page.rows.map(({ sort_key: _key, ...columns }) => toPlain(em, entity, columns)),
-  };
-}
-
-/** `count(*)` of `table` (aliased `t`) under the same conditions as its page. */
-export async function countRows(
-  em: import('@mikro-orm/postgresql').EntityManager,
-  table: string,
-  where: string[],
-  params: unknown[],
-): Promise<number> {
-  const whereSql = where.length ? `where ${where.join(' and ')}` : '';
-  const rows: { n: string }[] = await query(
-    em,
-    `select count(*) as n from ${table} t ${whereSql}`,
-    params,
-  );
-  return toGraphQLInt(rows[0]?.n);
-}
-
-export function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -21,17 +21,6 @@ import type {
   UpdateProfileInput,
 } from './account.inputs';
 import { normalizeEmail } from '../../lib/text';
-import { query } from '../../db/query';
-
-interface RefreshRow {
-  id: string;
-  session_id: string;
-  expires_at: Date;
-  used_at: Date | null;
-  revoked_at: Date | null;
-  user_id: string;
-  is_active: boolean;
-}
 
 export class AccountService {
   constructor(
@@ -122,36 +111,23 @@ export class AccountService {
     const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
     if (token.length < 20 || token.length > 200) throw invalid();
     const now = this.clock.now();
-    const rows: RefreshRow[] = await query(
-      em,
-      `select rt.id, rt.session_id, rt.expires_at, rt.used_at, s.revoked_at, u.id as user_id, u.is_active
-         from refresh_tokens rt
-         join auth_sessions s on s.id = rt.session_id
-         join users u on u.id = s.user_id
-        where rt.token_hash = ?`,
-      [sha256(token)],
-    );
-    const row = rows[0];
-    if (!row || row.revoked_at || !row.is_active) throw invalid();
-    if (row.used_at) {
-      await this.revokeSession(em, row.session_id, now);
+    const sessions = em.getRepository(AuthSession);
+    const found = await sessions.refreshToken(sha256(token));
+    if (!found || found.sessionRevokedAt || !found.userActive) throw invalid();
+    if (found.usedAt) {
+      await sessions.revoke(found.sessionId, now);
       throw invalid();
     }
-    if (new Date(row.expires_at).getTime() <= now.getTime()) throw invalid();
+    if (found.expiresAt.getTime() <= now.getTime()) throw invalid();
 
     const rotated = await em.transactional(async (tx) => {
-      const claimed: unknown[] = await query(
-        tx,
-        `update refresh_tokens set used_at = ? where id = ? and used_at is null returning id`,
-        [now, row.id],
-      );
-      if (claimed.length === 0) return null;
-      const user = await tx.findOneOrFail(User, { id: row.user_id });
-      return this.issueTokens(tx, user, row.session_id, now);
+      if (!(await tx.getRepository(AuthSession).claimRefreshToken(found.id, now))) return null;
+      const user = await tx.findOneOrFail(User, { id: found.userId });
+      return this.issueTokens(tx, user, found.sessionId, now);
     });
     if (!rotated) {
       // Lost a race with another use of the same token: that is reuse too.
-      await this.revokeSession(em, row.session_id, now);
+      await sessions.revoke(found.sessionId, now);
       throw invalid();
     }
     return rotated;
@@ -159,23 +135,13 @@ export class AccountService {
 
   /** Ends the session of `refreshToken` if it is the caller's; false otherwise. */
   async logout(em: EntityManager, viewer: SignedInViewer, refreshToken: string): Promise<boolean> {
-    const result: unknown[] = await query(
-      em,
-      `update auth_sessions s set revoked_at = ?
-         from refresh_tokens rt
-        where rt.token_hash = ? and rt.session_id = s.id and s.user_id = ? and s.revoked_at is null
-        returning s.id`,
-      [this.clock.now(), sha256(refreshToken), viewer.account.id],
-    );
-    return result.length > 0;
+    return em
+      .getRepository(AuthSession)
+      .revokeByRefreshToken(viewer.account.id, sha256(refreshToken), this.clock.now());
   }
 
   async logoutAll(em: EntityManager, viewer: SignedInViewer): Promise<boolean> {
-    await query(
-      em,
-      `update auth_sessions set revoked_at = ? where user_id = ? and revoked_at is null`,
-      [this.clock.now(), viewer.account.id],
-    );
+    await em.getRepository(AuthSession).revokeAll(viewer.account.id, this.clock.now());
     return true;
   }
 
@@ -186,7 +152,11 @@ export class AccountService {
   ): Promise<User> {
     const user = await em.findOne(User, { id: viewer.account.id });
     if (!user) throw new NotFoundError('User');
-    if (input.name !== undefined && input.name !== null) user.name = input.name.trim();
+    const name = input.name?.trim();
+    if (name !== undefined && name !== user.name) {
+      user.name = name;
+      user.updatedAt = this.clock.now();
+    }
     await em.flush();
     return user;
   }
@@ -215,27 +185,12 @@ export class AccountService {
       slot.release();
     }
     const keep = viewer.via === 'jwt' ? viewer.sessionId : null;
+    const now = this.clock.now();
     await em.transactional(async (tx) => {
-      await query(tx, `update users set password_hash = ?, updated_at = ? where id = ?`, [
-        passwordHash,
-        this.clock.now(),
-        user.id,
-      ]);
-      await query(
-        tx,
-        `update auth_sessions set revoked_at = ?
-          where user_id = ? and revoked_at is null and id is distinct from ?`,
-        [this.clock.now(), user.id, keep],
-      );
+      await tx.getRepository(User).setPasswordHash(user.id, passwordHash, now);
+      await tx.getRepository(AuthSession).revokeOthers(user.id, keep, now);
     });
     return true;
-  }
-
-  private async revokeSession(em: EntityManager, sessionId: string, now: Date): Promise<void> {
-    await query(em, `update auth_sessions set revoked_at = ? where id = ? and revoked_at is null`, [
-      now,
-      sessionId,
-    ]);
   }
 
   private async startSession(tx: EntityManager, user: User, now: Date): Promise<AuthPayload> {

@@ -1,10 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Task, UsageRecord, User } from '../../entities';
 import { TaskStatus } from '../../entities/enums';
 import { BadUserInputError } from '../../errors';
-import { toGraphQLInt } from '../../lib/numbers';
+import { systemClock, type Clock } from '../../lib/clock';
 import type { Loaders } from '../../loaders';
 import type { UsageByTool } from '../usage/usage.types';
-import { query } from '../../db/query';
+
+const DAY_MS = 86_400_000;
 
 function days(last: number | null | undefined): number {
   const value = last ?? 30;
@@ -19,49 +21,38 @@ function days(last: number | null | undefined): number {
  * two, and each usage figure in one more, only when it is asked for.
  */
 export class StatsService {
+  // The default is temporary, until createApp passes the app's clock.
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  /** The start of the last `n` days (24 hours each) up to now. */
+  private since(n: number): Date {
+    return new Date(this.clock.now().getTime() - n * DAY_MS);
+  }
+
   async totals(em: EntityManager) {
-    const [users, tasks] = await Promise.all([
-      query<{ users: string; active: string; admins: string }[]>(
-        em,
-        `select count(*) as users, count(*) filter (where is_active) as active,
-                count(*) filter (where role = 'ADMIN' and is_active) as admins from users`,
-      ),
-      query<{ status: TaskStatus; n: string }[]>(
-        em,
-        `select status, count(*) as n from tasks group by status`,
-      ),
+    const [users, byStatus] = await Promise.all([
+      em.getRepository(User).counts(),
+      em.getRepository(Task).countsByStatus(),
     ]);
-    const byStatus = new Map(tasks.map((row) => [row.status, toGraphQLInt(row.n)]));
     const tasksByStatus = Object.values(TaskStatus).map((status) => ({
       status,
       count: byStatus.get(status) ?? 0,
     }));
     return {
-      users: toGraphQLInt(users[0]?.users ?? 0),
-      activeUsers: toGraphQLInt(users[0]?.active ?? 0),
-      admins: toGraphQLInt(users[0]?.admins ?? 0),
+      users: users.users,
+      activeUsers: users.active,
+      admins: users.admins,
       tasks: tasksByStatus.reduce((sum, s) => sum + s.count, 0),
       tasksByStatus,
     };
   }
 
-  async calls(em: EntityManager, last: number | null | undefined): Promise<number> {
-    const rows = await query<{ n: string }[]>(
-      em,
-      `select count(*) as n from usage_records where created_at >= now() - make_interval(days => ?)`,
-      [days(last)],
-    );
-    return toGraphQLInt(rows[0]?.n ?? 0);
+  calls(em: EntityManager, last: number | null | undefined): Promise<number> {
+    return em.getRepository(UsageRecord).callsSince(this.since(days(last)));
   }
 
-  async tokens(em: EntityManager, last: number | null | undefined): Promise<number> {
-    const rows = await query<{ n: string }[]>(
-      em,
-      `select coalesce(sum(total_tokens), 0) as n from usage_records
-        where created_at >= now() - make_interval(days => ?)`,
-      [days(last)],
-    );
-    return toGraphQLInt(rows[0]?.n ?? 0);
+  tokens(em: EntityManager, last: number | null | undefined): Promise<number> {
+    return em.getRepository(UsageRecord).tokensSince(this.since(days(last)));
   }
 
   /** The tools with the most tokens in the last 30 days. */
@@ -74,17 +65,6 @@ export class StatsService {
     if (!Number.isInteger(n) || n < 1 || n > 50) {
       throw new BadUserInputError('limit must be 1 to 50', ['limit']);
     }
-    const rows = await query<{ tool_id: string; calls: string; tokens: string }[]>(
-      em,
-      `select tool_id, count(*) as calls, coalesce(sum(total_tokens), 0) as tokens
-         from usage_records where created_at >= now() - interval '30 days'
-        group by tool_id order by tokens desc, calls desc limit ?`,
-      [n],
-    );
-    return rows.map((row) => ({
-      toolId: row.tool_id,
-      calls: toGraphQLInt(row.calls),
-      totalTokens: toGraphQLInt(row.tokens),
-    }));
+    return em.getRepository(UsageRecord).topTools(this.since(30), n);
   }
 }

@@ -6,7 +6,6 @@ import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import type { ApiKeyCreated, CreateApiKeyInput } from './api-key.types';
-import { query } from '../../db/query';
 
 const MAX_ACTIVE_KEYS = 50;
 
@@ -35,7 +34,7 @@ export class ApiKeyService {
     // Counting and inserting under a lock on the owner's row: concurrent creations queue here,
     // so the cap holds exactly (two requests cannot both see 49 and both insert).
     const apiKey = await em.transactional(async (tx) => {
-      await query(tx, `select 1 from users where id = ? for update`, [viewer.account.id]);
+      await tx.getRepository(User).lock(viewer.account.id);
       const active = await tx.count(ApiKey, { user: viewer.account.id, revokedAt: null });
       if (active >= MAX_ACTIVE_KEYS) {
         throw new ConflictError(`At most ${MAX_ACTIVE_KEYS} active keys; revoke one first`);

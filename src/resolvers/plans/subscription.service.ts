@@ -10,7 +10,6 @@ import { toGraphQLInt } from '../../lib/numbers';
 import type { Loaders } from '../../loaders';
 import type { AuditService } from '../../audit/audit.service';
 import type { SubscriptionView } from './subscription.types';
-import { query } from '../../db/query';
 
 export interface Reservation {
   userId: string;
@@ -87,7 +86,10 @@ export class SubscriptionService {
       if (!sub) throw new NotFoundError('User');
       const plan = await tx.findOneOrFail(Plan, { tier });
       const before = sub.tier;
-      sub.tier = tier;
+      if (tier !== before) {
+        sub.tier = tier;
+        sub.updatedAt = this.clock.now();
+      }
       onChange?.(tx, before);
       await tx.flush();
       return this.view(sub, plan);
@@ -102,31 +104,10 @@ export class SubscriptionService {
   async reserve(em: EntityManager, userId: string, amount: number): Promise<Reservation> {
     const now = this.clock.now();
     const monthStart = monthOf(now).start;
-    const rows: { period_start: Date }[] = await query(
-      em,
-      `update subscriptions s set
-          tokens_used = case when s.period_start < ? then 0 else s.tokens_used end,
-          tokens_reserved = case when s.period_start < ? then 0 else s.tokens_reserved end + ?,
-          period_start = greatest(s.period_start, ?),
-          updated_at = ?
-        from plans p
-       where s.user_id = ? and p.tier = s.tier
-         and (p.monthly_token_quota is null
-              or (case when s.period_start < ? then 0 else s.tokens_used + s.tokens_reserved end) + ?
-                 <= p.monthly_token_quota)
-       returning s.period_start`,
-      [monthStart, monthStart, amount, monthStart, now, userId, monthStart, amount],
-    );
-    if (rows[0]) return { userId, periodStart: new Date(rows[0].period_start), amount, at: now };
-    const left: { remaining: string | null }[] = await query(
-      em,
-      `select greatest(p.monthly_token_quota
-                - (case when s.period_start < ? then 0 else s.tokens_used + s.tokens_reserved end), 0)
-              as remaining
-         from subscriptions s join plans p on p.tier = s.tier where s.user_id = ?`,
-      [monthStart, userId],
-    );
-    throw new QuotaExceededError(Number(left[0]?.remaining ?? 0), amount);
+    const subscriptions = em.getRepository(Subscription);
+    const periodStart = await subscriptions.reserve(userId, amount, monthStart, now);
+    if (periodStart) return { userId, periodStart, amount, at: now };
+    throw new QuotaExceededError(await subscriptions.remaining(userId, monthStart), amount);
   }
 
   /**
@@ -136,22 +117,14 @@ export class SubscriptionService {
    * month, that month's quota never held this call, so its counters are left alone.
    */
   async settle(tx: EntityManager, reservation: Reservation, charged: number): Promise<void> {
-    await query(
-      tx,
-      `update subscriptions set
-          tokens_used = tokens_used + case when period_start = ? then ? else 0 end,
-          tokens_reserved = case when period_start = ? then greatest(tokens_reserved - ?, 0)
-                                 else tokens_reserved end,
-          updated_at = ?
-        where user_id = ?`,
-      [
-        reservation.periodStart,
-        charged,
+    await tx
+      .getRepository(Subscription)
+      .settle(
+        reservation.userId,
         reservation.periodStart,
         reservation.amount,
+        charged,
         this.clock.now(),
-        reservation.userId,
-      ],
-    );
+      );
   }
 }

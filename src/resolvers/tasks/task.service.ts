@@ -8,6 +8,7 @@ import {
   type TaskOrderValues,
 } from '../../entities/task.repository';
 import { BadUserInputError, NotFoundError } from '../../errors';
+import { systemClock, type Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
 import type { Loaders } from '../../loaders';
@@ -40,6 +41,12 @@ function filterValues(filter: TaskFilter | null | undefined) {
   };
 }
 
+/** What an update can change: an update that changed none of it leaves updatedAt alone. */
+function editable(task: Task): string {
+  const { title, description, status, priority, dueDate, completedAt } = task;
+  return JSON.stringify([title, description, status, priority, dueDate, completedAt]);
+}
+
 /** Checks a list's arguments up front (so a bad one never reaches a batch) and normalises them. */
 function pageQuery(args: ListArgs) {
   const first = pageSize(args.first);
@@ -54,7 +61,11 @@ function pageQuery(args: ListArgs) {
  * owner in the WHERE clause, so it answers exactly as a missing id does.
  */
 export class TaskService {
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    // The default is temporary, until createApp passes the app's clock.
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** A page of one owner's tasks; batched, so `User.tasks` over many users stays one query. */
   ownerPage(loaders: Loaders, ownerId: string, args: ListArgs): TaskConnection {
@@ -87,7 +98,7 @@ export class TaskService {
   }
 
   async create(em: EntityManager, viewer: SignedInViewer, input: CreateTaskInput): Promise<Task> {
-    const now = new Date();
+    const now = this.clock.now();
     const status = input.status ?? TaskStatus.TODO;
     const task = em.create(Task, {
       owner: em.getReference(User, viewer.account.id),
@@ -111,6 +122,7 @@ export class TaskService {
     input: UpdateTaskInput,
   ): Promise<Task> {
     const task = await this.get(em, viewer, id);
+    const before = editable(task);
     if (input.title !== undefined) {
       if (input.title === null) throw new BadUserInputError('title cannot be null', ['title']);
       task.title = input.title.trim();
@@ -125,12 +137,13 @@ export class TaskService {
     if (input.status !== undefined) {
       if (input.status === null) throw new BadUserInputError('status cannot be null', ['status']);
       if (input.status === TaskStatus.DONE && task.status !== TaskStatus.DONE) {
-        task.completedAt = new Date();
+        task.completedAt = this.clock.now();
       } else if (input.status !== TaskStatus.DONE) {
         task.completedAt = null;
       }
       task.status = input.status;
     }
+    if (editable(task) !== before) task.updatedAt = this.clock.now();
     await em.flush();
     return task;
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../../auth/viewer';
-import { ApiKey, Tool, UsageRecord, User } from '../../entities';
+import { ApiKey, IdempotencyClaim, Tool, UsageRecord, User } from '../../entities';
 import { TIER_RANK, UsageStatus } from '../../entities/enums';
 import {
   AppError,
@@ -27,7 +27,6 @@ import type { ToolService } from './tool.service';
 import type { ToolInvocation } from './tool.types';
 import { UpstreamCallError, type UpstreamClient } from '../../upstream/upstream-client';
 import { unstorableTextPaths } from '../../lib/text';
-import { query } from '../../db/query';
 
 /** Tokens of a JSON value when the tool reports none: ceil(characters / 4). */
 export function estimateTokens(value: unknown): number {
@@ -254,21 +253,13 @@ export class InvocationService {
    */
   private async claim(em: EntityManager, userId: string, key: string, hash: string) {
     const now = this.clock.now();
-    const rows: unknown[] = await query(
-      em,
-      `insert into idempotency_claims (user_id, key, request_hash, created_at) values (?, ?, ?, ?)
-       on conflict (user_id, key) do update
-          set request_hash = excluded.request_hash, created_at = excluded.created_at,
-              error_code = null
-        where idempotency_claims.created_at < ? or idempotency_claims.error_code is not null
-       returning user_id`,
-      [userId, key, hash, now, new Date(now.getTime() - this.claimTtlMs)],
-    );
-    return rows.length > 0;
+    return em
+      .getRepository(IdempotencyClaim)
+      .claim(userId, key, hash, now, new Date(now.getTime() - this.claimTtlMs));
   }
 
   private async unclaim(em: EntityManager, userId: string, key: string): Promise<void> {
-    await query(em, `delete from idempotency_claims where user_id = ? and key = ?`, [userId, key]);
+    await em.getRepository(IdempotencyClaim).release(userId, key);
   }
 
   /**
@@ -277,11 +268,10 @@ export class InvocationService {
    * the claim goes stale after claimTtlMs and waiters answer SERVICE_UNAVAILABLE.
    */
   private async failClaim(em: EntityManager, userId: string, key: string, code: string) {
-    await query(em, `update idempotency_claims set error_code = ? where user_id = ? and key = ?`, [
-      code,
-      userId,
-      key,
-    ]).catch(() => undefined);
+    await em
+      .getRepository(IdempotencyClaim)
+      .fail(userId, key, code)
+      .catch(() => undefined);
   }
 
   /**
@@ -299,28 +289,16 @@ export class InvocationService {
   ): Promise<ToolInvocation> {
     const deadline = Date.now() + this.claimTtlMs;
     while (Date.now() < deadline) {
-      const rows: {
-        record_id: string | null;
-        claim_hash: string | null;
-        error_code: string | null;
-      }[] = await query(
-        em,
-        `select r.id as record_id, c.request_hash as claim_hash, c.error_code
-           from (select 1) as one
-           left join usage_records r on r.user_id = ? and r.idempotency_key = ?
-           left join idempotency_claims c on c.user_id = ? and c.key = ?`,
-        [userId, key, userId, key],
-      );
-      const row = rows[0]!;
-      if (row.record_id) {
+      const seen = await em.getRepository(IdempotencyClaim).outcome(userId, key);
+      if (seen.recordId) {
         const replay = await this.replay(em, loaders, userId, key, hash);
         if (replay) return replay;
       }
-      if (row.claim_hash !== null && row.claim_hash !== hash) {
+      if (seen.claimHash !== null && seen.claimHash !== hash) {
         throw new ConflictError('This idempotencyKey was used with a different input');
       }
-      if (row.error_code) throw errorOfCode(row.error_code);
-      if (row.claim_hash === null) {
+      if (seen.errorCode) throw errorOfCode(seen.errorCode);
+      if (seen.claimHash === null) {
         // Neither a record nor a claim: the other call ended without a trace it could write.
         throw new ServiceUnavailableError(
           'The earlier call with this idempotencyKey did not finish; retry with the same key',

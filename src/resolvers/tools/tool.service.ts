@@ -5,16 +5,10 @@ import type { SignedInViewer } from '../../auth/viewer';
 import { Tool } from '../../entities';
 import { PlanTier } from '../../entities/enums';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
+import { SLUG_KEY } from '../../entities/tool.repository';
+import { systemClock, type Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
-import { toPlain } from '../../lib/rows';
-import {
-  countRows,
-  decodeCursor,
-  encodeCursor,
-  escapeLike,
-  pageSize,
-  toPage,
-} from '../../lib/pagination';
+import { pageSize } from '../../lib/pagination';
 import type { AuditService } from '../../audit/audit.service';
 import { builtinTools, getBuiltinTool } from '../../tools/builtins';
 import type { InputValidator } from './input-validator';
@@ -25,9 +19,6 @@ import {
   type UpdateToolInput,
 } from './tool.types';
 import { endpointHostRefusal, literalAddressRefusal } from '../../upstream/network-policy';
-import { query } from '../../db/query';
-
-const SLUG_KEY = /^[a-z0-9-]{1,64}$/;
 
 function snapshot(tool: Tool) {
   return {
@@ -48,43 +39,17 @@ export class ToolService {
     private readonly audit: AuditService,
     private readonly validator: InputValidator,
     private readonly network: { hostAllowlist: string[]; allowPrivateNetworks: boolean },
+    // The default is temporary, until createApp passes the app's clock.
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Active tools by slug; every tier's tools are listed, with their requiredTier. */
   list(em: EntityManager, args: ToolsArgs): ToolConnection {
     const first = pageSize(args.first);
-    const where = ['t.is_active'];
-    const params: unknown[] = [];
-    if (args.filter?.category) {
-      where.push('t.category = ?');
-      params.push(args.filter.category);
-    }
-    if (args.filter?.search) {
-      const pattern = `%${escapeLike(args.filter.search)}%`;
-      where.push('(t.slug ilike ? or t.name ilike ? or t.description ilike ?)');
-      params.push(pattern, pattern, pattern);
-    }
+    const repo = em.getRepository(Tool);
     return new ToolConnection({
-      page: async () => {
-        const cursor = decodeCursor(args.after, 'SLUG:ASC', SLUG_KEY);
-        const conditions = [...where];
-        const values = [...params];
-        if (cursor) {
-          conditions.push('t.slug > ?');
-          values.push(cursor.key);
-        }
-        values.push(first + 1);
-        const rows: (Record<string, unknown> & { id: string; slug: string })[] = await query(
-          em,
-          `select t.* from tools t where ${conditions.join(' and ')} order by t.slug limit ?`,
-          values,
-        );
-        const page = toPage(rows, first, args.after, (row) =>
-          encodeCursor({ order: 'SLUG:ASC', key: row.slug, id: row.id }),
-        );
-        return { ...page, rows: page.rows.map((row) => toPlain(em, Tool, row)) };
-      },
-      count: () => countRows(em, 'tools', where, params),
+      page: () => repo.page(args.filter, first, args.after),
+      count: () => repo.total(args.filter),
     });
   }
 
@@ -98,6 +63,7 @@ export class ToolService {
     const endpointUrl = this.checkEndpoint(input.slug, input.endpointUrl ?? null);
     try {
       return await em.transactional(async (tx) => {
+        const now = this.clock.now();
         const tool = tx.create(Tool, {
           slug: input.slug,
           name: input.name.trim(),
@@ -107,6 +73,8 @@ export class ToolService {
           inputSchema: input.inputSchema,
           maxOutputTokens: input.maxOutputTokens,
           endpointUrl,
+          createdAt: now,
+          updatedAt: now,
         });
         this.audit.record(tx, actor, 'tool.create', 'Tool', tool.id, {
           before: null,
@@ -152,7 +120,7 @@ export class ToolService {
       if (input.endpointUrl !== undefined) {
         tool.endpointUrl = this.checkEndpoint(tool.slug, input.endpointUrl);
       }
-      tool.updatedAt = new Date();
+      tool.updatedAt = this.clock.now();
       this.audit.record(tx, actor, 'tool.update', 'Tool', tool.id, {
         before,
         after: snapshot(tool),
@@ -197,13 +165,12 @@ export class ToolService {
     return url.toString();
   }
 
-  /** Seeds the built-in tools that are missing (first start); existing rows are left alone. */
   /**
    * Adds the built-in tools that are missing; safe when instances start together (a tool already
    * there, or added meanwhile by another instance, is left as it is). The number added.
    */
   async seedBuiltins(em: EntityManager): Promise<number> {
-    const now = new Date();
+    const now = this.clock.now();
     const rows = [...builtinTools.values()].map((builtin) => ({
       id: randomUUID(),
       slug: builtin.slug,
@@ -218,14 +185,7 @@ export class ToolService {
       createdAt: now,
       updatedAt: now,
     }));
-    const added = (await em
-      .createQueryBuilder(Tool)
-      .insert(rows)
-      .onConflict('slug')
-      .ignore()
-      .returning('slug')
-      .execute('all')) as unknown[];
-    return added.length;
+    return em.getRepository(Tool).insertMissing(rows);
   }
 
   /**

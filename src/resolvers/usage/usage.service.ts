@@ -3,7 +3,7 @@ import { UsageRecord } from '../../entities';
 import { BadUserInputError } from '../../errors';
 import { type Clock, monthOf } from '../../lib/clock';
 import { isUuid } from '../../lib/ids';
-import { countRows, newestFirstPage, pageSize } from '../../lib/pagination';
+import { pageSize } from '../../lib/pagination';
 import { type UsageFilter, UsageRecordConnection, UsageSummary } from './usage.types';
 
 const MAX_RANGE_MS = 400 * 86_400_000;
@@ -41,34 +41,14 @@ export class UsageService {
     args: { first?: number | null; after?: string | null; filter?: UsageFilter | null },
   ): UsageRecordConnection {
     const first = pageSize(args.first);
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (userId !== null) {
-      if (!isUuid(userId)) throw new BadUserInputError('userId is not a valid id', ['userId']);
-      where.push('t.user_id = ?');
-      params.push(userId);
+    if (userId !== null && !isUuid(userId)) {
+      throw new BadUserInputError('userId is not a valid id', ['userId']);
     }
-    const f = args.filter;
-    if (f?.toolSlug) {
-      where.push('t.tool_id = (select id from tools where slug = ?)');
-      params.push(f.toolSlug);
-    }
-    if (f?.status) {
-      where.push('t.status = ?');
-      params.push(f.status);
-    }
-    if (f?.from) {
-      where.push('t.created_at >= ?');
-      params.push(f.from);
-    }
-    if (f?.to) {
-      where.push('t.created_at < ?');
-      params.push(f.to);
-    }
+    const filter = { ...args.filter, userId };
+    const repo = em.getRepository(UsageRecord);
     return new UsageRecordConnection({
-      page: () =>
-        newestFirstPage(em, UsageRecord, 'usage_records', where, params, first, args.after),
-      count: () => countRows(em, 'usage_records', where, params),
+      page: () => repo.page(filter, first, args.after),
+      count: () => repo.total(filter),
     });
   }
 }

@@ -1,0 +1,158 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { decodeCursor, encodeCursor, TIMESTAMP_KEY, type Page } from '../lib/pagination';
+import { uuidArray } from '../lib/ids';
+import { toGraphQLInt } from '../lib/numbers';
+import { toPlain } from '../lib/rows';
+import { query } from './query';
+import { SqlFilter } from './sql-filter';
+
+/** One ordering of a list, and what its cursors hold. */
+export interface KeysetOrder {
+  /** Names the ordering inside its cursors (`CREATED_AT:DESC`): a cursor serves only its own. */
+  name: string;
+  /** The sort key, an expression over `t` that an index serves (with `t.id` after it). */
+  key: string;
+  /** The key's SQL type, to read a cursor's key back. */
+  cast: string;
+  /** What a cursor's key must look like: nothing else reaches SQL. */
+  pattern: RegExp;
+  descending: boolean;
+  /** The key alone is unique: it orders and compares without the id. */
+  unique?: boolean;
+}
+
+/** `(created_at, id)` descending, which every newest-first list has an index for. */
+export const NEWEST_FIRST: KeysetOrder = {
+  name: 'CREATED_AT:DESC',
+  key: 't.created_at',
+  cast: 'timestamptz',
+  pattern: TIMESTAMP_KEY,
+  descending: true,
+};
+
+export interface KeysetQuery {
+  /** The table, aliased `t`. */
+  table: string;
+  filter: SqlFilter;
+  order: KeysetOrder;
+  first: number;
+  after: string | null | undefined;
+  /** More select-list entries over `t` (and the join), e.g. `(select count(*) …) as n`. */
+  columns?: string[];
+  /** A join after `from <table> t`, with its parameters. */
+  join?: { sql: string; params: readonly unknown[] };
+}
+
+type Row = Record<string, unknown> & { id: string; sort_key: string };
+
+/** Reads `after` for `order`: BAD_USER_INPUT on `after` if it is malformed or another order's. */
+export function decodeKeysetCursor(order: KeysetOrder, after: string | null | undefined) {
+  return decodeCursor(after, order.name, order.pattern);
+}
+
+/**
+ * The statement of a page (or of one page per value of `partition`): rows after the cursor in
+ * `(key, id)` order, compared as a row so that paging neither skips nor repeats rows, one more
+ * than asked to tell whether more follow.
+ */
+function pageStatement(q: KeysetQuery, partition?: { column: string; ids: readonly string[] }) {
+  const { order } = q;
+  const cursor = decodeKeysetCursor(order, q.after);
+  const where = new SqlFilter();
+  if (partition?.ids.length === 1) where.and(`t.${partition.column} = ?`, partition.ids[0]);
+  else if (partition) where.and(`t.${partition.column} = any(?::uuid[])`, uuidArray(partition.ids));
+  where.andAll(q.filter);
+  if (cursor) {
+    const op = order.descending ? '<' : '>';
+    if (order.unique) where.and(`${order.key} ${op} ?::${order.cast}`, cursor.key);
+    else where.and(`(${order.key}, t.id) ${op} (?::${order.cast}, ?::uuid)`, cursor.key, cursor.id);
+  }
+  const dir = order.descending ? 'desc' : 'asc';
+  const orderBy = order.unique ? `${order.key} ${dir}` : `${order.key} ${dir}, t.id ${dir}`;
+  const select = [`t.*`, `(${order.key})::text as sort_key`, ...(q.columns ?? [])].join(', ');
+  const from = q.join ? `${q.table} t ${q.join.sql}` : `${q.table} t`;
+  const params = [...(q.join?.params ?? []), ...where.params, q.first + 1];
+  const sql =
+    partition && partition.ids.length > 1
+      ? `select * from (
+          select ${select}, row_number() over (partition by t.${partition.column} order by ${orderBy}) as rn
+            from ${from} ${where.sql}) ranked
+        where rn <= ? order by ${partition.column}, rn`
+      : `select ${select} from ${from} ${where.sql} order by ${orderBy} limit ?`;
+  return { sql, params };
+}
+
+/** Splits `limit + 1` fetched rows into a page, each row mapped to a plain `entity`. */
+function toPage<T>(
+  em: EntityManager,
+  entity: new (...args: never[]) => T,
+  rows: Row[],
+  q: KeysetQuery,
+  visit: ((row: Row) => void) | undefined,
+): Page<T> {
+  const hasNextPage = rows.length > q.first;
+  const pageRows = hasNextPage ? rows.slice(0, q.first) : rows;
+  if (visit) pageRows.forEach(visit);
+  return {
+    rows: pageRows.map((row) => toPlain(em, entity, row)),
+    cursors: pageRows.map((row) =>
+      encodeCursor({ order: q.order.name, key: row.sort_key, id: row.id }),
+    ),
+    hasNextPage,
+    hasPreviousPage: q.after !== null && q.after !== undefined,
+  };
+}
+
+/**
+ * One page of `q.table`'s rows as plain `entity` objects (not hydrated: nothing on a page is
+ * flushed). `visit` sees each row of the page as read, `q.columns` included, before it is mapped.
+ */
+export async function keysetPage<T>(
+  em: EntityManager,
+  entity: new (...args: never[]) => T,
+  q: KeysetQuery,
+  visit?: (row: Record<string, unknown> & { id: string }) => void,
+): Promise<Page<T>> {
+  const { sql, params } = pageStatement(q);
+  const rows: Row[] = await query(em, sql, params);
+  return toPage(em, entity, rows, q, visit);
+}
+
+/**
+ * One page for each of `ids` (values of the uuid column `column`), in one statement: one id
+ * pages with ORDER BY … LIMIT, several with a window per id. Every id has a page, maybe empty.
+ */
+export async function keysetPages<T>(
+  em: EntityManager,
+  entity: new (...args: never[]) => T,
+  q: KeysetQuery,
+  column: string,
+  ids: readonly string[],
+): Promise<Map<string, Page<T>>> {
+  const { sql, params } = pageStatement(q, { column, ids });
+  const rows: Row[] = await query(em, sql, params);
+  const byId = new Map<string, Row[]>();
+  for (const row of rows) {
+    const id = row[column] as string;
+    let list = byId.get(id);
+    if (!list) byId.set(id, (list = []));
+    list.push(row);
+  }
+  const pages = new Map<string, Page<T>>();
+  for (const id of ids) pages.set(id, toPage(em, entity, byId.get(id) ?? [], q, undefined));
+  return pages;
+}
+
+/** `count(*)` of `table` (aliased `t`) under `filter`, as its pages see it. */
+export async function countRows(
+  em: EntityManager,
+  table: string,
+  filter: SqlFilter,
+): Promise<number> {
+  const rows: { n: string }[] = await query(
+    em,
+    `select count(*) as n from ${table} t ${filter.sql}`,
+    filter.params,
+  );
+  return toGraphQLInt(rows[0]?.n);
+}

@@ -1,0 +1,187 @@
+import { EntityRepository } from '@mikro-orm/postgresql';
+import type { ViewerAccount } from '../auth/viewer';
+import { countRows, keysetPage, NEWEST_FIRST } from '../db/keyset';
+import { query } from '../db/query';
+import { SqlFilter } from '../db/sql-filter';
+import { uuidArray } from '../lib/ids';
+import { toGraphQLInt } from '../lib/numbers';
+import type { Page } from '../lib/pagination';
+import { toPlain } from '../lib/rows';
+import type { Role } from './enums';
+import type { UsageTotals } from './usage-aggregates';
+import { usageTotalsSql } from './usage-sums';
+import { User } from './user.entity';
+
+/** The account's public columns over `users u`, as a viewer holds them. */
+export const VIEWER_ACCOUNT_COLUMNS =
+  'u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at';
+
+export interface ViewerAccountRow {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  is_active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toViewerAccount(row: ViewerAccountRow): ViewerAccount {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    isActive: row.is_active,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export interface UserFilterValues {
+  search?: string | null;
+  role?: Role | null;
+  isActive?: boolean | null;
+}
+
+/** What a users page computes beside its rows, for those rows only. */
+export interface UserPageAggregates {
+  /** Each user's task count. */
+  taskCounts?: boolean;
+  /** Each user's calls and tokens in `[from, to)`. */
+  usage?: { from: Date; to: Date };
+}
+
+export interface UserAggregates {
+  taskCount?: number;
+  usage?: UsageTotals;
+}
+
+function userFilter(filter: UserFilterValues | null | undefined): SqlFilter {
+  return new SqlFilter()
+    .contains(['t.email', 't.name'], filter?.search)
+    .given(filter?.role, 't.role = ?')
+    .given(filter?.isActive, 't.is_active = ?');
+}
+
+export class UserRepository extends EntityRepository<User> {
+  /** Users by id as plain objects (not hydrated), in no particular order; missing ids skipped. */
+  async byIds(ids: readonly string[]): Promise<User[]> {
+    const em = this.getEntityManager();
+    const rows: Record<string, unknown>[] = await query(
+      em,
+      `select * from users where id = any(?::uuid[])`,
+      [uuidArray(ids)],
+    );
+    return rows.map((row) => toPlain(em, User, row));
+  }
+
+  /**
+   * The active account of `userId` if `sessionId` is one of its sessions and not revoked, in one
+   * statement: a deactivation or a revoked session applies at the next request.
+   */
+  async activeBySession(userId: string, sessionId: string): Promise<ViewerAccount | null> {
+    const rows: ViewerAccountRow[] = await query(
+      this.getEntityManager(),
+      `select ${VIEWER_ACCOUNT_COLUMNS} from users u
+         join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
+        where u.id = ? and u.is_active`,
+      [sessionId, userId],
+    );
+    return rows[0] ? toViewerAccount(rows[0]) : null;
+  }
+
+  /**
+   * Newest first. `aggregates` are computed in the page's own statement, for its rows only
+   * (the task counts kept by triggers, the usage sums of usage-sums.ts), and returned by id.
+   */
+  async page(
+    filter: UserFilterValues | null | undefined,
+    first: number,
+    after: string | null | undefined,
+    aggregates: UserPageAggregates = {},
+  ): Promise<{ page: Page<User>; aggregates: Map<string, UserAggregates> }> {
+    const columns: string[] = [];
+    if (aggregates.taskCounts) {
+      // Kept by triggers as tasks come and go (migration 20261201040000).
+      columns.push(
+        'coalesce((select c.count from task_counts c where c.owner_id = t.id), 0) as ahead_tasks',
+      );
+    }
+    const { usage } = aggregates;
+    const sums = usage ? usageTotalsSql('t.id', usage.from, usage.to) : null;
+    if (sums) columns.push('us.calls as ahead_calls', 'us.tokens as ahead_tokens');
+    const byId = new Map<string, UserAggregates>();
+    const page = await keysetPage(
+      this.getEntityManager(),
+      User,
+      {
+        table: 'users',
+        filter: userFilter(filter),
+        order: NEWEST_FIRST,
+        first,
+        after,
+        columns,
+        join: sums
+          ? { sql: `left join lateral (${sums.sql}) us on true`, params: sums.params }
+          : undefined,
+      },
+      columns.length === 0
+        ? undefined
+        : (row) =>
+            byId.set(row.id, {
+              taskCount: aggregates.taskCounts
+                ? toGraphQLInt(row.ahead_tasks as string)
+                : undefined,
+              usage: sums
+                ? {
+                    calls: toGraphQLInt(row.ahead_calls as string),
+                    totalTokens: toGraphQLInt(row.ahead_tokens as string),
+                  }
+                : undefined,
+            }),
+    );
+    return { page, aggregates: byId };
+  }
+
+  /** Users under `filter`: the list's totalCount. */
+  total(filter: UserFilterValues | null | undefined): Promise<number> {
+    return countRows(this.getEntityManager(), 'users', userFilter(filter));
+  }
+
+  /** Locks the user's row until the transaction ends: writes that count per user queue here. */
+  async lock(id: string): Promise<void> {
+    await query(this.getEntityManager(), `select 1 from users where id = ? for update`, [id]);
+  }
+
+  /** The active admins' ids, their rows locked until the transaction ends (in id order). */
+  async lockActiveAdmins(): Promise<string[]> {
+    const rows: { id: string }[] = await query(
+      this.getEntityManager(),
+      `select id from users where role = 'ADMIN' and is_active order by id for update`,
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async setPasswordHash(id: string, passwordHash: string, now: Date): Promise<void> {
+    await query(
+      this.getEntityManager(),
+      `update users set password_hash = ?, updated_at = ? where id = ?`,
+      [passwordHash, now, id],
+    );
+  }
+
+  /** Every user, the active ones, and the active admins. */
+  async counts(): Promise<{ users: number; active: number; admins: number }> {
+    const rows: { users: string; active: string; admins: string }[] = await query(
+      this.getEntityManager(),
+      `select count(*) as users, count(*) filter (where is_active) as active,
+              count(*) filter (where role = 'ADMIN' and is_active) as admins from users`,
+    );
+    return {
+      users: toGraphQLInt(rows[0]?.users),
+      active: toGraphQLInt(rows[0]?.active),
+      admins: toGraphQLInt(rows[0]?.admins),
+    };
+  }
+}
