@@ -106,6 +106,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       passwords,
       tools: services.tools,
       logger,
+      clock,
     }),
   );
 

@@ -45,12 +45,17 @@ export interface ServiceDeps {
 export function createServices(config: Config, deps: ServiceDeps): Services {
   const { clock } = deps;
   const validator = new InputValidator();
-  const audit = new AuditService();
+  const audit = new AuditService(clock);
   const subscriptions = new SubscriptionService(audit, clock);
-  const tools = new ToolService(audit, validator, {
-    hostAllowlist: config.toolHostAllowlist,
-    allowPrivateNetworks: config.toolAllowPrivateNetworks,
-  });
+  const tools = new ToolService(
+    audit,
+    validator,
+    {
+      hostAllowlist: config.toolHostAllowlist,
+      allowPrivateNetworks: config.toolAllowPrivateNetworks,
+    },
+    clock,
+  );
   return {
     accounts: new AccountService(
       deps.passwords,
@@ -64,10 +69,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
         refreshPerAddress: config.refreshRatePerMinute,
       },
     ),
-    tasks: new TaskService(audit),
+    tasks: new TaskService(audit, clock),
     admin: new AdminService(audit, clock),
     audit,
-    stats: new StatsService(),
+    stats: new StatsService(clock),
     subscriptions,
     tools,
     invocations: new InvocationService(

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SignedInViewer } from '../auth/viewer';
 import { AuditEntry, User } from '../entities';
-import { systemClock, type Clock } from '../lib/clock';
+import type { Clock } from '../lib/clock';
 import { pageSize } from '../lib/pagination';
 import { AuditEntryConnection } from './audit.types';
 
 export class AuditService {
   // The default is temporary, until createApp passes the app's clock.
-  constructor(private readonly clock: Clock = systemClock) {}
+  constructor(private readonly clock: Clock) {}
 
   /**
    * Adds an audit entry to `tx`'s unit of work: the caller flushes it with the change it

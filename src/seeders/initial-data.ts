@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { PasswordHasher } from '../auth/passwords';
 import { Subscription, User } from '../entities';
 import { PlanTier, Role } from '../entities/enums';
-import { monthOf, systemClock, type Clock } from '../lib/clock';
+import { monthOf, type Clock } from '../lib/clock';
 import type { ToolService } from '../resolvers/tools/tool.service';
 
 /**
@@ -20,8 +20,8 @@ export async function seedInitialData(
     passwords: PasswordHasher;
     tools: ToolService;
     logger: Logger;
-    /** The app's clock; the system's until createApp passes it. */
-    clock?: Clock;
+    /** The app's clock: the seeded admin's times. */
+    clock: Clock;
   },
 ): Promise<void> {
   const added = await deps.tools.seedBuiltins(em);
@@ -31,7 +31,7 @@ export async function seedInitialData(
   if (admins > 0) return;
   const generated = deps.adminPassword === undefined;
   const password = deps.adminPassword ?? randomBytes(18).toString('base64url');
-  const now = (deps.clock ?? systemClock).now();
+  const now = deps.clock.now();
   const admin = em.create(User, {
     email: deps.adminEmail,
     name: 'Administrator',

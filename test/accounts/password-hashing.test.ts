@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
+import {
+  ChangePasswordDocument,
+  LoginDocument,
+  RegisterDocument,
+  UserCountDocument,
+} from '../helpers/graphql-types';
 import { type SeededUser, unique } from '../helpers/seed';
-
-const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
-const REGISTER = `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`;
-const CHANGE = `mutation($i: ChangePasswordInput!) { changePassword(input: $i) }`;
 
 // Dozens of hashes a test on one worker thread, which yields the CPU to everything else: on a
 // busy machine (other test files, other jobs) that takes longer than most tests.
@@ -32,7 +34,7 @@ function percentile(values: number[], p: number): number {
 const median = (values: number[]) => percentile(values, 0.5);
 
 const login = (a: TestApp, email: string, password: string) =>
-  a.gql(LOGIN, { i: { email, password } });
+  a.gql(LoginDocument, { i: { email, password } });
 
 /** How long one sign-in takes alone (a hash and a little): what the timings compare against. */
 async function oneLoginMs(a: TestApp, u: SeededUser): Promise<number> {
@@ -194,7 +196,9 @@ describe('the bounded hashing queue', () => {
     const emails = Array.from({ length: 8 }, () => `${unique()}@example.com`);
     const results = await Promise.all(
       emails.map((email) =>
-        timed(() => a.gql(REGISTER, { i: { email, password: 'password-123', name: 'Burst' } })),
+        timed(() =>
+          a.gql(RegisterDocument, { i: { email, password: 'password-123', name: 'Burst' } }),
+        ),
       ),
     );
     const { refused } = split(results);
@@ -202,13 +206,7 @@ describe('the bounded hashing queue', () => {
 
     const admin = await a.seed.admin();
     const count = async (s: string) =>
-      expectNoErrors(
-        await a.gql(
-          `query($s: String) { users(first: 5, filter: { search: $s }) { totalCount } }`,
-          { s },
-          admin.accessToken,
-        ),
-      ).users.totalCount;
+      expectNoErrors(await a.gql(UserCountDocument, { s }, admin.accessToken)).users.totalCount;
     for (const [i, email] of emails.entries()) {
       expect(await count(email)).toBe(results[i]!.value.errors ? 0 : 1);
     }
@@ -223,7 +221,7 @@ describe('the bounded hashing queue', () => {
       users.map((u) =>
         timed(() =>
           a.gql(
-            CHANGE,
+            ChangePasswordDocument,
             { i: { currentPassword: u.password, newPassword: 'changed-password-1' } },
             u.accessToken,
           ),

@@ -1,7 +1,16 @@
 import jwt from 'jsonwebtoken';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
-import { ME, REFRESH } from './account-operations';
+import {
+  ChangePasswordDocument,
+  LoginDocument,
+  LoginTokensDocument,
+  LogoutAllDocument,
+  LogoutDocument,
+  MeDocument,
+  RefreshTokenDocument,
+  UpdateProfileDocument,
+} from '../helpers/graphql-types';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -50,9 +59,9 @@ describe('access tokens', () => {
         audience: 'switchboard-api',
       }),
     ];
-    expectErrorCode(await t.gql(ME), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(MeDocument), 'UNAUTHENTICATED');
     for (const token of forged) {
-      expectErrorCode(await t.gql(ME, {}, token), 'UNAUTHENTICATED');
+      expectErrorCode(await t.gql(MeDocument, {}, token), 'UNAUTHENTICATED');
     }
     // The same claims, signed properly, are accepted: the refusals above are about the token.
     const good = jwt.sign(claims, secret, {
@@ -61,7 +70,7 @@ describe('access tokens', () => {
       audience: 'switchboard-api',
       expiresIn: 600,
     });
-    expect(expectNoErrors(await t.gql(ME, {}, good)).me.id).toBe(u.id);
+    expect(expectNoErrors(await t.gql(MeDocument, {}, good)).me.id).toBe(u.id);
   });
 
   it('refuses a token signed with the server key that says no expiry or no issue time', async () => {
@@ -78,15 +87,15 @@ describe('access tokens', () => {
     });
     expect(jwt.decode(noExp)).not.toHaveProperty('exp');
     expect(jwt.decode(noIat)).not.toHaveProperty('iat');
-    expectErrorCode(await t.gql(ME, {}, noExp), 'UNAUTHENTICATED');
-    expectErrorCode(await t.gql(ME, {}, noIat), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(MeDocument, {}, noExp), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(MeDocument, {}, noIat), 'UNAUTHENTICATED');
     // With both, the same claims pass: the refusals are about the missing times.
     const both = jwt.sign(
       { ...claims, iat: now, exp: now + 600 },
       secret,
       options as jwt.SignOptions,
     );
-    expectNoErrors(await t.gql(ME, {}, both));
+    expectNoErrors(await t.gql(MeDocument, {}, both));
   });
 
   it('a token already accepted (verified tokens are remembered) still stops at its expiry and at logout', async () => {
@@ -101,61 +110,60 @@ describe('access tokens', () => {
       issuer: 'switchboard',
       audience: 'switchboard-api',
     });
-    expect(expectNoErrors(await t.gql(ME, {}, short)).me.id).toBe(u.id);
-    expectNoErrors(await t.gql(ME, {}, short));
+    expect(expectNoErrors(await t.gql(MeDocument, {}, short)).me.id).toBe(u.id);
+    expectNoErrors(await t.gql(MeDocument, {}, short));
     await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
-    expectErrorCode(await t.gql(ME, {}, short), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(MeDocument, {}, short), 'UNAUTHENTICATED');
     // The session's end applies to a remembered token at once.
-    expectNoErrors(await t.gql(ME, {}, u.accessToken));
-    expectNoErrors(
-      await t.gql(
-        `mutation($r: String!) { logout(refreshToken: $r) }`,
-        { r: u.refreshToken },
-        u.accessToken,
-      ),
-    );
-    expectErrorCode(await t.gql(ME, {}, u.accessToken), 'UNAUTHENTICATED');
+    expectNoErrors(await t.gql(MeDocument, {}, u.accessToken));
+    expectNoErrors(await t.gql(LogoutDocument, { t: u.refreshToken }, u.accessToken));
+    expectErrorCode(await t.gql(MeDocument, {}, u.accessToken), 'UNAUTHENTICATED');
   });
 });
 
 describe('refresh tokens', () => {
   it('rotates: the new pair works, the old refresh token stops working', async () => {
     const u = await t.seed.user();
-    const first = expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
+    const first = expectNoErrors(await t.gql(RefreshTokenDocument, { t: u.refreshToken }));
     expect(first.refreshToken.refreshToken).not.toBe(u.refreshToken);
-    expectNoErrors(await t.gql(ME, {}, first.refreshToken.accessToken));
-    const second = expectNoErrors(await t.gql(REFRESH, { t: first.refreshToken.refreshToken }));
-    expectNoErrors(await t.gql(ME, {}, second.refreshToken.accessToken));
+    expectNoErrors(await t.gql(MeDocument, {}, first.refreshToken.accessToken));
+    const second = expectNoErrors(
+      await t.gql(RefreshTokenDocument, { t: first.refreshToken.refreshToken }),
+    );
+    expectNoErrors(await t.gql(MeDocument, {}, second.refreshToken.accessToken));
   });
 
   it('revokes the whole session when a rotated token is presented again', async () => {
     const u = await t.seed.user();
-    const rotated = expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
-    expectErrorCode(await t.gql(REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    const rotated = expectNoErrors(await t.gql(RefreshTokenDocument, { t: u.refreshToken }));
+    expectErrorCode(await t.gql(RefreshTokenDocument, { t: u.refreshToken }), 'UNAUTHENTICATED');
     // Every token descended from that login is dead, access token included.
     expectErrorCode(
-      await t.gql(REFRESH, { t: rotated.refreshToken.refreshToken }),
+      await t.gql(RefreshTokenDocument, { t: rotated.refreshToken.refreshToken }),
       'UNAUTHENTICATED',
     );
-    expectErrorCode(await t.gql(ME, {}, rotated.refreshToken.accessToken), 'UNAUTHENTICATED');
+    expectErrorCode(
+      await t.gql(MeDocument, {}, rotated.refreshToken.accessToken),
+      'UNAUTHENTICATED',
+    );
   });
 
   it('lets only one of two concurrent uses of the same token win, and then revokes the session', async () => {
     const u = await t.seed.user();
     const [a, b] = await Promise.all([
-      t.gql(REFRESH, { t: u.refreshToken }),
-      t.gql(REFRESH, { t: u.refreshToken }),
+      t.gql(RefreshTokenDocument, { t: u.refreshToken }),
+      t.gql(RefreshTokenDocument, { t: u.refreshToken }),
     ]);
     const ok = [a, b].filter((r) => !r.errors);
     expect(ok.length).toBeLessThanOrEqual(1);
     if (ok[0]) {
       const next = ok[0].data!.refreshToken.refreshToken;
-      expectErrorCode(await t.gql(REFRESH, { t: next }), 'UNAUTHENTICATED');
+      expectErrorCode(await t.gql(RefreshTokenDocument, { t: next }), 'UNAUTHENTICATED');
     }
   });
 
   it('refuses unknown refresh tokens', async () => {
-    expectErrorCode(await t.gql(REFRESH, { t: 'x'.repeat(43) }), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(RefreshTokenDocument, { t: 'x'.repeat(43) }), 'UNAUTHENTICATED');
   });
 });
 
@@ -163,61 +171,51 @@ describe('logout, logoutAll, changePassword, profile', () => {
   it('logout ends one session and leaves the others', async () => {
     const u = await t.seed.user();
     const other = expectNoErrors(
-      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }`, {
+      await t.gql(LoginTokensDocument, {
         i: { email: u.email, password: u.password },
       }),
     ).login;
-    const res = expectNoErrors(
-      await t.gql(
-        `mutation($t: String!) { logout(refreshToken: $t) }`,
-        { t: u.refreshToken },
-        u.accessToken,
-      ),
-    );
+    const res = expectNoErrors(await t.gql(LogoutDocument, { t: u.refreshToken }, u.accessToken));
     expect(res.logout).toBe(true);
-    expectErrorCode(await t.gql(REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
-    expectErrorCode(await t.gql(ME, {}, u.accessToken), 'UNAUTHENTICATED');
-    expectNoErrors(await t.gql(ME, {}, other.accessToken));
-    expectNoErrors(await t.gql(REFRESH, { t: other.refreshToken }));
+    expectErrorCode(await t.gql(RefreshTokenDocument, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(MeDocument, {}, u.accessToken), 'UNAUTHENTICATED');
+    expectNoErrors(await t.gql(MeDocument, {}, other.accessToken));
+    expectNoErrors(await t.gql(RefreshTokenDocument, { t: other.refreshToken }));
   });
 
   it('logout of someone else’s refresh token does nothing', async () => {
     const a = await t.seed.user();
     const b = await t.seed.user();
-    const res = expectNoErrors(
-      await t.gql(
-        `mutation($t: String!) { logout(refreshToken: $t) }`,
-        { t: b.refreshToken },
-        a.accessToken,
-      ),
-    );
+    const res = expectNoErrors(await t.gql(LogoutDocument, { t: b.refreshToken }, a.accessToken));
     expect(res.logout).toBe(false);
-    expectNoErrors(await t.gql(REFRESH, { t: b.refreshToken }));
+    expectNoErrors(await t.gql(RefreshTokenDocument, { t: b.refreshToken }));
   });
 
   it('logoutAll revokes every session of the caller', async () => {
     const u = await t.seed.user();
     const other = expectNoErrors(
-      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
+      await t.gql(LoginTokensDocument, {
         i: { email: u.email, password: u.password },
       }),
     ).login;
-    expectNoErrors(await t.gql(`mutation { logoutAll }`, {}, u.accessToken));
-    expectErrorCode(await t.gql(REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
-    expectErrorCode(await t.gql(REFRESH, { t: other.refreshToken }), 'UNAUTHENTICATED');
+    expectNoErrors(await t.gql(LogoutAllDocument, {}, u.accessToken));
+    expectErrorCode(await t.gql(RefreshTokenDocument, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    expectErrorCode(
+      await t.gql(RefreshTokenDocument, { t: other.refreshToken }),
+      'UNAUTHENTICATED',
+    );
   });
 
   it('changePassword needs the current password, then keeps only the caller’s session', async () => {
     const u = await t.seed.user();
     const other = expectNoErrors(
-      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }`, {
+      await t.gql(LoginTokensDocument, {
         i: { email: u.email, password: u.password },
       }),
     ).login;
-    const CHANGE = `mutation($i: ChangePasswordInput!) { changePassword(input: $i) }`;
     const wrong = expectErrorCode(
       await t.gql(
-        CHANGE,
+        ChangePasswordDocument,
         { i: { currentPassword: 'nope-nope-nope', newPassword: 'new-password-1' } },
         u.accessToken,
       ),
@@ -226,7 +224,7 @@ describe('logout, logoutAll, changePassword, profile', () => {
     expect(wrong.extensions?.fields).toContain('currentPassword');
     expectErrorCode(
       await t.gql(
-        CHANGE,
+        ChangePasswordDocument,
         { i: { currentPassword: u.password, newPassword: 'short' } },
         u.accessToken,
       ),
@@ -234,40 +232,44 @@ describe('logout, logoutAll, changePassword, profile', () => {
     );
     expectNoErrors(
       await t.gql(
-        CHANGE,
+        ChangePasswordDocument,
         { i: { currentPassword: u.password, newPassword: 'new-password-1' } },
         u.accessToken,
       ),
     );
-    expectNoErrors(await t.gql(ME, {}, u.accessToken));
-    expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
-    expectErrorCode(await t.gql(ME, {}, other.accessToken), 'UNAUTHENTICATED');
-    expectErrorCode(await t.gql(REFRESH, { t: other.refreshToken }), 'UNAUTHENTICATED');
-    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
+    expectNoErrors(await t.gql(MeDocument, {}, u.accessToken));
+    expectNoErrors(await t.gql(RefreshTokenDocument, { t: u.refreshToken }));
+    expectErrorCode(await t.gql(MeDocument, {}, other.accessToken), 'UNAUTHENTICATED');
     expectErrorCode(
-      await t.gql(LOGIN, { i: { email: u.email, password: u.password } }),
+      await t.gql(RefreshTokenDocument, { t: other.refreshToken }),
       'UNAUTHENTICATED',
     );
-    expectNoErrors(await t.gql(LOGIN, { i: { email: u.email, password: 'new-password-1' } }));
+    expectErrorCode(
+      await t.gql(LoginDocument, { i: { email: u.email, password: u.password } }),
+      'UNAUTHENTICATED',
+    );
+    expectNoErrors(
+      await t.gql(LoginDocument, { i: { email: u.email, password: 'new-password-1' } }),
+    );
   });
 
   it('updateProfile changes the name and refuses a blank one without writing', async () => {
     const u = await t.seed.user();
-    const UPDATE = `mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { name } }`;
     expect(
-      expectNoErrors(await t.gql(UPDATE, { i: { name: '  Bea  ' } }, u.accessToken)).updateProfile
-        .name,
+      expectNoErrors(await t.gql(UpdateProfileDocument, { i: { name: '  Bea  ' } }, u.accessToken))
+        .updateProfile.name,
     ).toBe('Bea');
-    expectErrorCode(await t.gql(UPDATE, { i: { name: '   ' } }, u.accessToken), 'BAD_USER_INPUT');
-    expect(expectNoErrors(await t.gql(ME, {}, u.accessToken)).me.name).toBe('Bea');
+    expectErrorCode(
+      await t.gql(UpdateProfileDocument, { i: { name: '   ' } }, u.accessToken),
+      'BAD_USER_INPUT',
+    );
+    expect(expectNoErrors(await t.gql(MeDocument, {}, u.accessToken)).me.name).toBe('Bea');
   });
 
   it('refuses session management to anonymous callers', async () => {
-    expectErrorCode(await t.gql(`mutation { logoutAll }`), 'UNAUTHENTICATED');
+    expectErrorCode(await t.gql(LogoutAllDocument), 'UNAUTHENTICATED');
     expectErrorCode(
-      await t.gql(
-        `mutation { changePassword(input: { currentPassword: "a", newPassword: "bbbbbbbb" }) }`,
-      ),
+      await t.gql(ChangePasswordDocument, { i: { currentPassword: 'a', newPassword: 'bbbbbbbb' } }),
       'UNAUTHENTICATED',
     );
   });

@@ -1,8 +1,16 @@
 import bcrypt from 'bcryptjs';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
+import { expectErrorCode, expectNoErrors, untyped } from '../helpers/graphql';
+import {
+  ChangePasswordDocument,
+  LoginDocument,
+  MyPlanDocument,
+  RefreshTokenDocument,
+  RegisterDocument,
+  RegisterWithUserDocument,
+  UserCountDocument,
+} from '../helpers/graphql-types';
 import { unique } from '../helpers/seed';
-import { REFRESH } from './account-operations';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -15,23 +23,16 @@ afterAll(async () => {
 describe('register and login', () => {
   it('registers on FREE, lower-cases the email and signs in', async () => {
     const email = `${unique()}@Example.COM`;
-    const res = await t.gql(
-      `mutation($i: RegisterInput!) { register(input: $i) { accessToken accessTokenExpiresAt user { email role } } }`,
-      { i: { email, password: 'password-123', name: 'Ann' } },
-    );
+    const res = await t.gql(RegisterWithUserDocument, {
+      i: { email, password: 'password-123', name: 'Ann' },
+    });
     const data = expectNoErrors(res);
     expect(data.register.user.email).toBe(email.toLowerCase());
     expect(data.register.user.role).toBe('USER');
     const ttl = new Date(data.register.accessTokenExpiresAt).getTime() - Date.now();
     expect(ttl).toBeGreaterThan(14 * 60_000);
     expect(ttl).toBeLessThanOrEqual(15 * 60_000);
-    const me = expectNoErrors(
-      await t.gql(
-        `{ me { email subscription { plan { tier } tokensUsed } } }`,
-        {},
-        data.register.accessToken,
-      ),
-    );
+    const me = expectNoErrors(await t.gql(MyPlanDocument, {}, data.register.accessToken));
     expect(me.me.email).toBe(email.toLowerCase());
     expect(me.me.subscription).toEqual({ plan: { tier: 'FREE' }, tokensUsed: 0 });
   });
@@ -42,13 +43,13 @@ describe('register and login', () => {
     const fullWidth = String.fromCharCode(u.email.charCodeAt(0) + 0xfee0) + u.email.slice(1);
     expect(fullWidth).not.toBe(u.email);
     expectErrorCode(
-      await t.gql(`mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`, {
+      await t.gql(RegisterDocument, {
         i: { email: fullWidth, password: 'password-123', name: 'Twin' },
       }),
       'CONFLICT',
     );
     expectNoErrors(
-      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+      await t.gql(LoginDocument, {
         i: { email: fullWidth, password: u.password },
       }),
     );
@@ -56,12 +57,9 @@ describe('register and login', () => {
 
   it('refuses a second registration of the same email in any case with CONFLICT', async () => {
     const u = await t.seed.user();
-    const res = await t.gql(
-      `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`,
-      {
-        i: { email: u.email.toUpperCase(), password: 'password-123', name: 'Dup' },
-      },
-    );
+    const res = await t.gql(RegisterDocument, {
+      i: { email: u.email.toUpperCase(), password: 'password-123', name: 'Dup' },
+    });
     expectErrorCode(res, 'CONFLICT');
   });
 
@@ -75,41 +73,36 @@ describe('register and login', () => {
     [{ email: 'a@b.io', password: 'password-123', name: '' }, 'name'],
     [{ email: 'a@b.io', password: 'password-123', name: 'n'.repeat(101) }, 'name'],
   ])('refuses invalid registration input %j with BAD_USER_INPUT on %s', async (input, field) => {
-    const res = await t.gql(
-      `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`,
-      {
-        i: input,
-      },
-    );
+    const res = await t.gql(RegisterDocument, {
+      i: input,
+    });
     const err = expectErrorCode(res, 'BAD_USER_INPUT');
     expect(err.extensions?.fields).toContain(field);
   });
 
   it('refuses login text that cannot be stored with BAD_USER_INPUT, never an internal error', async () => {
-    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
     for (const [i, field] of [
       [{ email: 'x\ud800@b.io', password: 'password-123' }, 'email'],
       [{ email: 'x@b.io', password: 'pass\u0000word' }, 'password'],
     ] as const) {
-      const err = expectErrorCode(await t.gql(LOGIN, { i }), 'BAD_USER_INPUT');
+      const err = expectErrorCode(await t.gql(LoginDocument, { i }), 'BAD_USER_INPUT');
       expect(err.extensions?.fields).toContain(field);
     }
   });
 
   it('makes every character of a long password count (bcrypt alone reads only 72 bytes)', async () => {
-    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
     for (const head of ['A'.repeat(72), '😀'.repeat(18)]) {
       const email = `${unique()}@example.com`;
       expectNoErrors(
-        await t.gql(`mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`, {
+        await t.gql(RegisterDocument, {
           i: { email, password: `${head}first-suffix`, name: 'Long' },
         }),
       );
       expectErrorCode(
-        await t.gql(LOGIN, { i: { email, password: `${head}other-suffix` } }),
+        await t.gql(LoginDocument, { i: { email, password: `${head}other-suffix` } }),
         'UNAUTHENTICATED',
       );
-      expectNoErrors(await t.gql(LOGIN, { i: { email, password: `${head}first-suffix` } }));
+      expectNoErrors(await t.gql(LoginDocument, { i: { email, password: `${head}first-suffix` } }));
     }
   });
 
@@ -120,34 +113,33 @@ describe('register and login', () => {
       .fork()
       .getConnection()
       .execute(`update users set password_hash = ? where id = ?`, [legacy, u.id]);
-    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
-    expectNoErrors(await t.gql(LOGIN, { i: { email: u.email, password: u.password } }));
+    expectNoErrors(await t.gql(LoginDocument, { i: { email: u.email, password: u.password } }));
     expectErrorCode(
-      await t.gql(LOGIN, { i: { email: u.email, password: `${u.password}x` } }),
+      await t.gql(LoginDocument, { i: { email: u.email, password: `${u.password}x` } }),
       'UNAUTHENTICATED',
     );
   });
 
   it('answers the same UNAUTHENTICATED for an unknown email and a wrong password', async () => {
     const u = await t.seed.user();
-    const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
     const wrong = expectErrorCode(
-      await t.gql(LOGIN, { i: { email: u.email, password: 'wrong-password' } }),
+      await t.gql(LoginDocument, { i: { email: u.email, password: 'wrong-password' } }),
       'UNAUTHENTICATED',
     );
     const unknown = expectErrorCode(
-      await t.gql(LOGIN, { i: { email: `${unique()}@example.com`, password: 'wrong-password' } }),
+      await t.gql(LoginDocument, {
+        i: { email: `${unique()}@example.com`, password: 'wrong-password' },
+      }),
       'UNAUTHENTICATED',
     );
     expect(wrong.message).toBe(unknown.message);
     expectNoErrors(
-      await t.gql(LOGIN, { i: { email: u.email.toUpperCase(), password: u.password } }),
+      await t.gql(LoginDocument, { i: { email: u.email.toUpperCase(), password: u.password } }),
     );
   });
 });
 
 describe('sign-in rate limits', () => {
-  const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`;
   // Separate apps without Redis: their in-process budgets are theirs alone, whatever else runs.
   let limited: TestApp;
   afterEach(async () => {
@@ -159,13 +151,15 @@ describe('sign-in rate limits', () => {
     const u = await t.seed.user();
     for (let i = 0; i < 3; i++) {
       expectErrorCode(
-        await limited.gql(LOGIN, { i: { email: u.email, password: `guess-${i}-wrong` } }),
+        await limited.gql(LoginDocument, { i: { email: u.email, password: `guess-${i}-wrong` } }),
         'UNAUTHENTICATED',
       );
     }
     // The budget is the email's, in any case: the right password does not get through either.
     const err = expectErrorCode(
-      await limited.gql(LOGIN, { i: { email: u.email.toUpperCase(), password: u.password } }),
+      await limited.gql(LoginDocument, {
+        i: { email: u.email.toUpperCase(), password: u.password },
+      }),
       'RATE_LIMITED',
     );
     expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
@@ -173,18 +167,17 @@ describe('sign-in rate limits', () => {
     // Another account is not held back by this one's budget.
     const other = await t.seed.user();
     expectNoErrors(
-      await limited.gql(LOGIN, { i: { email: other.email, password: other.password } }),
+      await limited.gql(LoginDocument, { i: { email: other.email, password: other.password } }),
     );
   });
 
   it('limits changePassword guesses per account like logins, even with a valid access token', async () => {
     limited = await startTestApp({ redisUrl: undefined, loginRatePerEmailPerMinute: 3 });
     const u = await t.seed.user();
-    const CHANGE = `mutation($i: ChangePasswordInput!) { changePassword(input: $i) }`;
     for (let i = 0; i < 3; i++) {
       expectErrorCode(
         await limited.gql(
-          CHANGE,
+          ChangePasswordDocument,
           { i: { currentPassword: `guess-${i}-wrong`, newPassword: 'new-password-1' } },
           u.accessToken,
         ),
@@ -193,7 +186,7 @@ describe('sign-in rate limits', () => {
     }
     const err = expectErrorCode(
       await limited.gql(
-        CHANGE,
+        ChangePasswordDocument,
         { i: { currentPassword: u.password, newPassword: 'new-password-1' } },
         u.accessToken,
       ),
@@ -202,7 +195,7 @@ describe('sign-in rate limits', () => {
     expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
     // Refused means unchanged: the old password still signs in.
     expectNoErrors(
-      await t.gql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+      await t.gql(LoginDocument, {
         i: { email: u.email, password: u.password },
       }),
     );
@@ -215,40 +208,47 @@ describe('sign-in rate limits', () => {
       refreshRatePerMinute: 2,
     });
     const u = await t.seed.user();
-    expectNoErrors(await limited.gql(LOGIN, { i: { email: u.email, password: u.password } }));
-    const email = `${unique()}@example.com`;
-    const REGISTER = `mutation($i: RegisterInput!) { register(input: $i) { accessToken } }`;
     expectNoErrors(
-      await limited.gql(REGISTER, { i: { email, password: 'password-123', name: 'R' } }),
+      await limited.gql(LoginDocument, { i: { email: u.email, password: u.password } }),
     );
-    expectNoErrors(await limited.gql(LOGIN, { i: { email, password: 'password-123' } }));
-    expectNoErrors(await limited.gql(LOGIN, { i: { email, password: 'password-123' } }));
+    const email = `${unique()}@example.com`;
+    expectNoErrors(
+      await limited.gql(RegisterDocument, { i: { email, password: 'password-123', name: 'R' } }),
+    );
+    expectNoErrors(await limited.gql(LoginDocument, { i: { email, password: 'password-123' } }));
+    expectNoErrors(await limited.gql(LoginDocument, { i: { email, password: 'password-123' } }));
     // The fifth sign-in attempt from this address, whatever its kind, is refused.
     const refusedEmail = `${unique()}@example.com`;
     for (const [query, variables] of [
-      [LOGIN, { i: { email: u.email, password: u.password } }],
-      [REGISTER, { i: { email: refusedEmail, password: 'password-123', name: 'S' } }],
+      [untyped(LoginDocument), { i: { email: u.email, password: u.password } }],
+      [
+        untyped(RegisterDocument),
+        { i: { email: refusedEmail, password: 'password-123', name: 'S' } },
+      ],
     ] as const) {
       const err = expectErrorCode(await limited.gql(query, variables), 'RATE_LIMITED');
       expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
     }
     // Refresh exchanges are not held back by the spent sign-in budget: they have their own.
-    expectErrorCode(await limited.gql(REFRESH, { t: 'x'.repeat(40) }), 'UNAUTHENTICATED');
-    expectErrorCode(await limited.gql(REFRESH, { t: 'y'.repeat(40) }), 'UNAUTHENTICATED');
-    const err = expectErrorCode(await limited.gql(REFRESH, { t: u.refreshToken }), 'RATE_LIMITED');
+    expectErrorCode(
+      await limited.gql(RefreshTokenDocument, { t: 'x'.repeat(40) }),
+      'UNAUTHENTICATED',
+    );
+    expectErrorCode(
+      await limited.gql(RefreshTokenDocument, { t: 'y'.repeat(40) }),
+      'UNAUTHENTICATED',
+    );
+    const err = expectErrorCode(
+      await limited.gql(RefreshTokenDocument, { t: u.refreshToken }),
+      'RATE_LIMITED',
+    );
     expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
     // The refused refresh did not rotate (or burn) the token: it still works elsewhere.
-    expectNoErrors(await t.gql(REFRESH, { t: u.refreshToken }));
+    expectNoErrors(await t.gql(RefreshTokenDocument, { t: u.refreshToken }));
     // The refused registration wrote nothing; the allowed one did.
     const admin = await t.seed.admin();
     const count = async (s: string) =>
-      expectNoErrors(
-        await t.gql(
-          `query($s: String) { users(first: 5, filter: { search: $s }) { totalCount } }`,
-          { s },
-          admin.accessToken,
-        ),
-      ).users.totalCount;
+      expectNoErrors(await t.gql(UserCountDocument, { s }, admin.accessToken)).users.totalCount;
     expect(await count(email)).toBe(1);
     expect(await count(refusedEmail)).toBe(0);
   });

@@ -18,7 +18,8 @@ afterAll(async () => {
   await t.close();
 });
 
-const call: TestApp['gql'] = (query, variables, token) => t.gql(query, variables, token);
+const call = (query: string, variables?: Record<string, unknown>, token?: string) =>
+  t.gql(query, variables, token);
 
 async function createKey(user: SeededUser, input: Record<string, unknown>) {
   return expectNoErrors(await call(CREATE, { i: input }, user.accessToken)).createApiKey as {

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { createApp, type App, type AppOptions } from '../../src/app';
 import type { Config } from '../../src/config';
-import { gql } from './graphql';
+import { gql, type GraphQLResponse, type OperationArgs, type TypedDocument } from './graphql';
 import { Seed } from './seed';
 import { testConfig } from './test-config';
 
@@ -9,11 +9,16 @@ export interface TestApp {
   app: App;
   url: string;
   seed: Seed;
-  gql: <T = Record<string, any>>(
-    query: string,
-    variables?: Record<string, unknown>,
-    token?: string,
-  ) => ReturnType<typeof gql<T>>;
+  gql: {
+    /** An operation of test/operations: typed variables in, typed data out. */
+    <T, V>(document: TypedDocument<T, V>, ...args: OperationArgs<V>): Promise<GraphQLResponse<T>>;
+    /** Any text: a document a test builds, or one whose shape is the point of the test. */
+    <T = Record<string, any>>(
+      query: string,
+      variables?: Record<string, unknown>,
+      token?: string,
+    ): Promise<GraphQLResponse<T>>;
+  };
   /** Runs `fn` and returns the SQL statements this app sent meanwhile. */
   countQueries(fn: () => Promise<unknown>): Promise<string[]>;
   /** One SQL statement (`?` placeholders) on the app's database, outside any request. */
@@ -32,7 +37,8 @@ export async function startTestApp(
     app,
     url,
     seed: undefined as unknown as Seed,
-    gql: (query, variables, token) => gql(url, query, variables, token),
+    gql: (query: string | TypedDocument<unknown, unknown>, variables?: unknown, token?: string) =>
+      gql(url, query, variables as Record<string, unknown>, token),
     async countQueries(fn) {
       const seen: string[] = [];
       const stop = app.watchStatements((sql) => seen.push(sql));

@@ -1,4 +1,24 @@
 import { expect } from '@jest/globals';
+import type { TypedDocumentString } from './graphql-types';
+
+/**
+ * An operation of test/operations as `npm run codegen` generates it (./graphql-types): its text,
+ * typed with its answer's data and its variables.
+ */
+export type TypedDocument<TData, TVariables> = TypedDocumentString<TData, TVariables>;
+
+/** The variables, then the Bearer token: the variables may be left out only if all are optional. */
+export type OperationArgs<TVariables> =
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- {}: no variable required
+  {} extends TVariables
+    ? [variables?: TVariables, token?: string]
+    : [variables: TVariables, token?: string];
+
+/**
+ * A typed operation's text, for a call its types refuse on purpose: variables the server must
+ * reject, or one table of operations of different types.
+ */
+export const untyped = (document: TypedDocument<any, any>): string => document.toString();
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -25,13 +45,13 @@ export const CONTRACT_ERROR_CODES = [
 ];
 
 /**
- * POSTs one operation to `baseUrl`/graphql the way a client would; fails on any error whose
- * code is not one of the contract's.
+ * POSTs one operation (a typed document or any text) to `baseUrl`/graphql the way a client would;
+ * fails on any error whose code is not one of the contract's.
  */
-export async function gql<T = Record<string, any>>(
+export async function gql<T = Record<string, any>, V = Record<string, unknown>>(
   baseUrl: string,
-  query: string,
-  variables: Record<string, unknown> = {},
+  query: string | TypedDocument<T, V>,
+  variables: V | Record<string, unknown> = {},
   token?: string,
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<T>> {
@@ -42,7 +62,7 @@ export async function gql<T = Record<string, any>>(
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: query.toString(), variables }),
   });
   const body = (await res.json()) as {
     data?: T | null;

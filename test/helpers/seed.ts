@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { TestApp } from './create-test-app';
 import { expectNoErrors } from './graphql';
+import {
+  SeedApiKeyDocument,
+  SeedLoginDocument,
+  SeedPlanDocument,
+  SeedPromoteDocument,
+  SeedRegisterDocument,
+  SeedTaskDocument,
+  type ApiKeyScope,
+  type CreateTaskInput,
+  type PlanTier,
+} from './graphql-types';
 import { TEST_ADMIN } from './test-config';
 
 export interface SeededUser {
@@ -18,23 +29,18 @@ export function unique(prefix = 'u'): string {
   return `${prefix}-${process.pid}-${counter}-${randomBytes(3).toString('hex')}`;
 }
 
-const AUTH = `accessToken refreshToken user { id email name }`;
-
 /** Fixtures through the public API, with unique values so test files can run in parallel. */
 export class Seed {
   constructor(private readonly t: TestApp) {}
 
   async user(
-    opts: { plan?: 'FREE' | 'PRO' | 'ENTERPRISE'; name?: string; password?: string } = {},
+    opts: { plan?: PlanTier; name?: string; password?: string } = {},
   ): Promise<SeededUser> {
     const email = `${unique()}@example.com`;
     const password = opts.password ?? 'correct-horse-battery';
     const name = opts.name ?? 'Test User';
     const data = expectNoErrors(
-      await this.t.gql<{ register: any }>(
-        `mutation($input: RegisterInput!) { register(input: $input) { ${AUTH} } }`,
-        { input: { email, password, name } },
-      ),
+      await this.t.gql(SeedRegisterDocument, { input: { email, password, name } }),
     );
     const user: SeededUser = {
       id: data.register.user.id,
@@ -50,12 +56,7 @@ export class Seed {
 
   /** The seeded first admin, signed in afresh. */
   async admin(): Promise<SeededUser> {
-    const data = expectNoErrors(
-      await this.t.gql<{ login: any }>(
-        `mutation($input: LoginInput!) { login(input: $input) { ${AUTH} } }`,
-        { input: TEST_ADMIN },
-      ),
-    );
+    const data = expectNoErrors(await this.t.gql(SeedLoginDocument, { input: TEST_ADMIN }));
     return {
       id: data.login.user.id,
       email: TEST_ADMIN.email,
@@ -70,30 +71,18 @@ export class Seed {
   async newAdmin(): Promise<SeededUser> {
     const user = await this.user();
     const admin = await this.admin();
-    expectNoErrors(
-      await this.t.gql(
-        `mutation($id: ID!) { setUserRole(userId: $id, role: ADMIN) { id } }`,
-        { id: user.id },
-        admin.accessToken,
-      ),
-    );
+    expectNoErrors(await this.t.gql(SeedPromoteDocument, { id: user.id }, admin.accessToken));
     return user;
   }
 
-  async plan(user: SeededUser, tier: 'FREE' | 'PRO' | 'ENTERPRISE'): Promise<void> {
-    expectNoErrors(
-      await this.t.gql(
-        `mutation($tier: PlanTier!) { changePlan(tier: $tier) { plan { tier } } }`,
-        { tier },
-        user.accessToken,
-      ),
-    );
+  async plan(user: SeededUser, tier: PlanTier): Promise<void> {
+    expectNoErrors(await this.t.gql(SeedPlanDocument, { tier }, user.accessToken));
   }
 
-  async task(user: SeededUser, input: Record<string, unknown> = {}): Promise<{ id: string }> {
+  async task(user: SeededUser, input: Partial<CreateTaskInput> = {}): Promise<{ id: string }> {
     const data = expectNoErrors(
-      await this.t.gql<{ createTask: { id: string } }>(
-        `mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }`,
+      await this.t.gql(
+        SeedTaskDocument,
         { input: { title: unique('task'), ...input } },
         user.accessToken,
       ),
@@ -103,12 +92,12 @@ export class Seed {
 
   async apiKey(
     user: SeededUser,
-    scopes: string[],
+    scopes: ApiKeyScope[],
     expiresAt?: string,
   ): Promise<{ id: string; secret: string }> {
     const data = expectNoErrors(
-      await this.t.gql<{ createApiKey: { apiKey: { id: string }; secret: string } }>(
-        `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } secret } }`,
+      await this.t.gql(
+        SeedApiKeyDocument,
         { input: { name: unique('key'), scopes, ...(expiresAt ? { expiresAt } : {}) } },
         user.accessToken,
       ),

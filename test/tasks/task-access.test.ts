@@ -1,14 +1,25 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
+import { expectErrorCode, expectNoErrors, untyped } from '../helpers/graphql';
+import {
+  AdminDeleteTaskDocument,
+  AllTaskIdsDocument,
+  AllTasksByPriorityDocument,
+  AllTasksDocument,
+  AuditTargetsDocument,
+  CreateTaskDocument,
+  DeleteTaskDocument,
+  MyTasksDocument,
+  TaskAuditDocument,
+  TaskDocument,
+  TaskIdsDocument,
+  TaskIdsWithOwnerDocument,
+  UpdateTaskDocument,
+  type AllTasksByPriorityQuery,
+} from '../helpers/graphql-types';
 import { unique, type SeededUser } from '../helpers/seed';
 import {
-  ADMIN_DELETE,
-  CREATE,
-  DELETE,
   FAST_HASHING,
-  GET,
   MISSING_ID,
-  UPDATE,
   createTasks,
   expectBadInput,
   taskCalls,
@@ -43,9 +54,13 @@ describe('isolation between users', () => {
 
   /** Each operation, on another user's id and on a missing id: the very same error. */
   const operations: [string, string, (id: string) => Record<string, unknown>][] = [
-    ['task', GET, (id) => ({ id })],
-    ['updateTask', UPDATE, (id) => ({ id, input: { title: 'Hijacked', status: 'DONE' } })],
-    ['deleteTask', DELETE, (id) => ({ id })],
+    ['task', untyped(TaskDocument), (id) => ({ id })],
+    [
+      'updateTask',
+      untyped(UpdateTaskDocument),
+      (id) => ({ id, input: { title: 'Hijacked', status: 'DONE' } }),
+    ],
+    ['deleteTask', untyped(DeleteTaskDocument), (id) => ({ id })],
   ];
 
   it.each(operations)(
@@ -84,33 +99,23 @@ describe('isolation between users', () => {
     const upper = await get(owner, theirs.id.toUpperCase());
     expect(upper.id).toBe(theirs.id);
     expectErrorCode(
-      await t.gql(GET, { id: theirs.id.toUpperCase() }, intruder.accessToken),
+      await t.gql(TaskDocument, { id: theirs.id.toUpperCase() }, intruder.accessToken),
       'NOT_FOUND',
     );
   });
 
   it('tasks never lists another user’s tasks', async () => {
     const list = expectNoErrors(
-      await t.gql(
-        `{ tasks(first: 100) { totalCount nodes { id owner { id } } } }`,
-        {},
-        intruder.accessToken,
-      ),
+      await t.gql(TaskIdsWithOwnerDocument, { first: 100 }, intruder.accessToken),
     );
     expect(list.tasks.totalCount).toBe(1);
     expect(list.tasks.nodes).toHaveLength(1);
     expect(list.tasks.nodes[0].owner.id).toBe(intruder.id);
     const searched = expectNoErrors(
-      await t.gql(
-        `{ tasks(filter: { search: "Private plan" }) { totalCount nodes { id } } }`,
-        {},
-        intruder.accessToken,
-      ),
+      await t.gql(TaskIdsDocument, { filter: { search: 'Private plan' } }, intruder.accessToken),
     );
     expect(searched.tasks).toEqual({ totalCount: 0, nodes: [] });
-    const own = expectNoErrors(
-      await t.gql(`{ tasks { totalCount nodes { id } } }`, {}, owner.accessToken),
-    );
+    const own = expectNoErrors(await t.gql(TaskIdsDocument, {}, owner.accessToken));
     expect(own.tasks).toEqual({ totalCount: 1, nodes: [{ id: theirs.id }] });
   });
 
@@ -121,9 +126,7 @@ describe('isolation between users', () => {
       intruder.accessToken,
     );
     expectErrorCode(res, 'FORBIDDEN');
-    const me = expectNoErrors(
-      await t.gql(`{ me { id tasks { totalCount nodes { id } } } }`, {}, owner.accessToken),
-    );
+    const me = expectNoErrors(await t.gql(MyTasksDocument, {}, owner.accessToken));
     expect(me.me.tasks).toEqual({ totalCount: 1, nodes: [{ id: theirs.id }] });
   });
 });
@@ -137,9 +140,9 @@ describe('API keys act within their scopes', () => {
 
     expect((await get({ ...u, accessToken: reader.secret }, task.id)).title).toBe('Keyed');
     for (const [query, vars] of [
-      [CREATE, { input: { title: 'by reader' } }],
-      [UPDATE, { id: task.id, input: { title: 'by reader' } }],
-      [DELETE, { id: task.id }],
+      [untyped(CreateTaskDocument), { input: { title: 'by reader' } }],
+      [untyped(UpdateTaskDocument), { id: task.id, input: { title: 'by reader' } }],
+      [untyped(DeleteTaskDocument), { id: task.id }],
     ] as const) {
       const err = expectErrorCode(await t.gql(query, vars, reader.secret), 'FORBIDDEN');
       expect(err.extensions?.requiredScope).toBe('TASKS_WRITE');
@@ -147,15 +150,11 @@ describe('API keys act within their scopes', () => {
     expect(await get(u, task.id)).toEqual(task);
 
     const made = expectNoErrors(
-      await t.gql<{ createTask: TaskView }>(
-        CREATE,
-        { input: { title: 'by writer' } },
-        writer.secret,
-      ),
+      await t.gql(CreateTaskDocument, { input: { title: 'by writer' } }, writer.secret),
     ).createTask;
     expect(made.owner.id).toBe(u.id);
     for (const [query, vars] of [
-      [GET, { id: task.id }],
+      [untyped(TaskDocument), { id: task.id }],
       [`{ tasks { totalCount } }`, {}],
     ] as const) {
       const err = expectErrorCode(await t.gql(query, vars, writer.secret), 'FORBIDDEN');
@@ -170,13 +169,12 @@ describe('API keys act within their scopes', () => {
     const owner = await t.seed.user();
     const victim = await t.seed.task(owner);
     expectErrorCode(await t.gql(`{ allTasks { totalCount } }`, {}, key.secret), 'FORBIDDEN');
-    expectErrorCode(await t.gql(ADMIN_DELETE, { id: victim.id }, key.secret), 'FORBIDDEN');
+    expectErrorCode(
+      await t.gql(AdminDeleteTaskDocument, { id: victim.id }, key.secret),
+      'FORBIDDEN',
+    );
     const still = expectNoErrors(
-      await t.gql(
-        `query($id: ID!) { allTasks(ownerId: $id) { nodes { id } } }`,
-        { id: owner.id },
-        admin.accessToken,
-      ),
+      await t.gql(AllTaskIdsDocument, { id: owner.id }, admin.accessToken),
     );
     expect(still.allTasks.nodes).toEqual([{ id: victim.id }]);
   });
@@ -200,38 +198,40 @@ describe('admin', () => {
     bobTasks = await createTasks(t, bob, [{ title: `${token} bob 1`, status: 'DONE' }]);
   });
 
-  const ALL = `query($ownerId: ID, $filter: TaskFilter, $first: Int) {
-    allTasks(ownerId: $ownerId, filter: $filter, first: $first) {
-      totalCount nodes { id title owner { id } }
-    }
-  }`;
-
   it('allTasks lists every owner’s tasks, newest first', async () => {
-    const res = expectNoErrors(await t.gql(ALL, { filter: { search: token } }, admin.accessToken));
+    const res = expectNoErrors(
+      await t.gql(AllTasksDocument, { filter: { search: token } }, admin.accessToken),
+    );
     expect(res.allTasks.totalCount).toBe(3);
-    expect(res.allTasks.nodes.map((n: TaskView) => n.id)).toEqual(
+    expect(res.allTasks.nodes.map((n) => n.id)).toEqual(
       [...annTasks, ...bobTasks]
         .sort((a, b) =>
           a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
         )
         .map((x) => x.id),
     );
-    const owners = new Set(res.allTasks.nodes.map((n: TaskView) => n.owner.id));
+    const owners = new Set(res.allTasks.nodes.map((n) => n.owner.id));
     expect(owners).toEqual(new Set([ann.id, bob.id]));
   });
 
   it('allTasks with ownerId lists only that owner’s tasks', async () => {
-    const res = expectNoErrors(await t.gql(ALL, { ownerId: ann.id }, admin.accessToken));
+    const res = expectNoErrors(
+      await t.gql(AllTasksDocument, { ownerId: ann.id }, admin.accessToken),
+    );
     expect(res.allTasks.totalCount).toBe(2);
-    expect(res.allTasks.nodes.map((n: TaskView) => n.id).sort()).toEqual(
-      annTasks.map((x) => x.id).sort(),
-    );
-    expect(res.allTasks.nodes.every((n: TaskView) => n.owner.id === ann.id)).toBe(true);
+    expect(res.allTasks.nodes.map((n) => n.id).sort()).toEqual(annTasks.map((x) => x.id).sort());
+    expect(res.allTasks.nodes.every((n) => n.owner.id === ann.id)).toBe(true);
     const filtered = expectNoErrors(
-      await t.gql(ALL, { ownerId: bob.id, filter: { status: ['DONE'] } }, admin.accessToken),
+      await t.gql(
+        AllTasksDocument,
+        { ownerId: bob.id, filter: { status: ['DONE'] } },
+        admin.accessToken,
+      ),
     );
-    expect(filtered.allTasks.nodes.map((n: TaskView) => n.id)).toEqual([bobTasks[0]!.id]);
-    const none = expectNoErrors(await t.gql(ALL, { ownerId: MISSING_ID }, admin.accessToken));
+    expect(filtered.allTasks.nodes.map((n) => n.id)).toEqual([bobTasks[0]!.id]);
+    const none = expectNoErrors(
+      await t.gql(AllTasksDocument, { ownerId: MISSING_ID }, admin.accessToken),
+    );
     expect(none.allTasks).toEqual({ totalCount: 0, nodes: [] });
   });
 
@@ -244,17 +244,8 @@ describe('admin', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let i = 0; i < 3; i += 1) {
-      const res: Record<string, any> = expectNoErrors(
-        await t.gql(
-          `query($s: String, $after: String) {
-            allTasks(first: 1, after: $after, filter: { search: $s },
-                     orderBy: { field: PRIORITY, direction: DESC }) {
-              totalCount nodes { id } pageInfo { hasNextPage endCursor }
-            }
-          }`,
-          { s: token, after },
-          admin.accessToken,
-        ),
+      const res: AllTasksByPriorityQuery = expectNoErrors(
+        await t.gql(AllTasksByPriorityDocument, { s: token, after }, admin.accessToken),
       );
       expect(res.allTasks.totalCount).toBe(3);
       seen.push(...res.allTasks.nodes.map((n: { id: string }) => n.id));
@@ -265,9 +256,12 @@ describe('admin', () => {
   });
 
   it('allTasks refuses a malformed ownerId and bad paging like tasks does', async () => {
-    const err = expectBadInput(await t.gql(ALL, { ownerId: 'abc' }, admin.accessToken), 'ownerId');
+    const err = expectBadInput(
+      await t.gql(AllTasksDocument, { ownerId: 'abc' }, admin.accessToken),
+      'ownerId',
+    );
     expect(err.message).toBe('ownerId is not a valid id');
-    expectBadInput(await t.gql(ALL, { first: 101 }, admin.accessToken), 'first');
+    expectBadInput(await t.gql(AllTasksDocument, { first: 101 }, admin.accessToken), 'first');
     expectBadInput(
       await t.gql(`{ allTasks(after: "zzz") { nodes { id } } }`, {}, admin.accessToken),
       'after',
@@ -275,16 +269,16 @@ describe('admin', () => {
   });
 
   it('allTasks is refused to a normal user with FORBIDDEN', async () => {
-    const res = await t.gql(ALL, { filter: { search: token } }, ann.accessToken);
+    const res = await t.gql(AllTasksDocument, { filter: { search: token } }, ann.accessToken);
     expectErrorCode(res, 'FORBIDDEN');
     expect(res.data ?? null).toBeNull();
-    const own = await t.gql(ALL, { ownerId: ann.id }, ann.accessToken);
+    const own = await t.gql(AllTasksDocument, { ownerId: ann.id }, ann.accessToken);
     expectErrorCode(own, 'FORBIDDEN');
   });
 
   it('adminDeleteTask is refused to a normal user, even on their own task; nothing is deleted', async () => {
     for (const id of [bobTasks[0]!.id, annTasks[0]!.id]) {
-      const res = await t.gql(ADMIN_DELETE, { id }, ann.accessToken);
+      const res = await t.gql(AdminDeleteTaskDocument, { id }, ann.accessToken);
       expectErrorCode(res, 'FORBIDDEN');
       expect(res.data ?? null).toBeNull();
     }
@@ -294,21 +288,15 @@ describe('admin', () => {
 
   it('adminDeleteTask deletes anyone’s task and writes an audit entry', async () => {
     const victim = annTasks[1]!;
-    const res = expectNoErrors(await t.gql(ADMIN_DELETE, { id: victim.id }, admin.accessToken));
+    const res = expectNoErrors(
+      await t.gql(AdminDeleteTaskDocument, { id: victim.id }, admin.accessToken),
+    );
     expect(res.adminDeleteTask).toBe(victim.id);
-    expectErrorCode(await t.gql(GET, { id: victim.id }, ann.accessToken), 'NOT_FOUND');
+    expectErrorCode(await t.gql(TaskDocument, { id: victim.id }, ann.accessToken), 'NOT_FOUND');
     expect(await taskCount(t, ann)).toBe(1);
 
-    const log = expectNoErrors(
-      await t.gql(
-        `{ auditLog(first: 100) { nodes { action targetType targetId details actor { id } } } }`,
-        {},
-        admin.accessToken,
-      ),
-    );
-    const entries = log.auditLog.nodes.filter(
-      (e: { targetId: string }) => e.targetId === victim.id,
-    );
+    const log = expectNoErrors(await t.gql(TaskAuditDocument, { first: 100 }, admin.accessToken));
+    const entries = log.auditLog.nodes.filter((e) => e.targetId === victim.id);
     expect(entries).toEqual([
       {
         action: 'task.delete',
@@ -324,22 +312,23 @@ describe('admin', () => {
 
     // Gone: a second delete is NOT_FOUND, as is a missing id; a malformed one is bad input.
     for (const id of [victim.id, MISSING_ID]) {
-      expectErrorCode(await t.gql(ADMIN_DELETE, { id }, admin.accessToken), 'NOT_FOUND');
+      expectErrorCode(await t.gql(AdminDeleteTaskDocument, { id }, admin.accessToken), 'NOT_FOUND');
     }
-    expectErrorCode(await t.gql(ADMIN_DELETE, { id: 'abc' }, admin.accessToken), 'BAD_USER_INPUT');
+    expectErrorCode(
+      await t.gql(AdminDeleteTaskDocument, { id: 'abc' }, admin.accessToken),
+      'BAD_USER_INPUT',
+    );
     const after = expectNoErrors(
-      await t.gql(`{ auditLog(first: 100) { nodes { targetId } } }`, {}, admin.accessToken),
+      await t.gql(AuditTargetsDocument, { first: 100 }, admin.accessToken),
     );
     expect(
-      after.auditLog.nodes.filter((e: { targetId: string }) =>
-        [victim.id, MISSING_ID, 'abc'].includes(e.targetId),
-      ),
+      after.auditLog.nodes.filter((e) => [victim.id, MISSING_ID, 'abc'].includes(e.targetId!)),
     ).toHaveLength(1);
   });
 
   it('an admin’s own task mutations stay scoped to the admin’s tasks', async () => {
     const res = await t.gql(
-      UPDATE,
+      UpdateTaskDocument,
       { id: bobTasks[0]!.id, input: { title: 'admin edit' } },
       admin.accessToken,
     );

@@ -1,14 +1,18 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
+import { expectErrorCode, expectNoErrors, untyped } from '../helpers/graphql';
+import {
+  AdminDeleteTaskDocument,
+  AllTaskCountDocument,
+  CreateTaskDocument,
+  DeleteTaskDocument,
+  TaskDocument,
+  UpdateTaskDocument,
+  type CreateTaskInput,
+} from '../helpers/graphql-types';
 import { unique } from '../helpers/seed';
 import {
-  CREATE,
-  DELETE,
   FAST_HASHING,
-  GET,
   MISSING_ID,
-  ADMIN_DELETE,
-  UPDATE,
   expectBadInput,
   ms,
   sleep,
@@ -48,7 +52,7 @@ describe('createTask, task, updateTask, deleteTask', () => {
 
   it('keeps every given field', async () => {
     const u = await t.seed.user();
-    const input = {
+    const input: CreateTaskInput = {
       title: 'Ship v2',
       description: 'All of it',
       status: 'IN_PROGRESS',
@@ -142,7 +146,7 @@ describe('createTask, task, updateTask, deleteTask', () => {
     const task = await create(u, { title: 'Stays', priority: 'HIGH' });
     for (const field of ['title', 'status', 'priority']) {
       expectBadInput(
-        await t.gql(UPDATE, { id: task.id, input: { [field]: null } }, u.accessToken),
+        await t.gql(UpdateTaskDocument, { id: task.id, input: { [field]: null } }, u.accessToken),
         field,
       );
     }
@@ -154,14 +158,17 @@ describe('createTask, task, updateTask, deleteTask', () => {
     const keep = await create(u, { title: 'Keep' });
     const task = await create(u, { title: 'Doomed' });
     const countBefore = await taskCount(t, u);
-    const res = expectNoErrors(await t.gql(DELETE, { id: task.id }, u.accessToken));
+    const res = expectNoErrors(await t.gql(DeleteTaskDocument, { id: task.id }, u.accessToken));
     expect(res.deleteTask).toBe(task.id);
     expect(await taskCount(t, u)).toBe(countBefore - 1);
-    const gone = expectErrorCode(await t.gql(GET, { id: task.id }, u.accessToken), 'NOT_FOUND');
+    const gone = expectErrorCode(
+      await t.gql(TaskDocument, { id: task.id }, u.accessToken),
+      'NOT_FOUND',
+    );
     expect(gone.message).toBe('Task not found');
-    expectErrorCode(await t.gql(DELETE, { id: task.id }, u.accessToken), 'NOT_FOUND');
+    expectErrorCode(await t.gql(DeleteTaskDocument, { id: task.id }, u.accessToken), 'NOT_FOUND');
     expectErrorCode(
-      await t.gql(UPDATE, { id: task.id, input: { title: 'x' } }, u.accessToken),
+      await t.gql(UpdateTaskDocument, { id: task.id, input: { title: 'x' } }, u.accessToken),
       'NOT_FOUND',
     );
     expect(await get(u, keep.id)).toEqual(keep);
@@ -170,13 +177,13 @@ describe('createTask, task, updateTask, deleteTask', () => {
 
 describe('anonymous callers', () => {
   it.each([
-    ['task', GET, { id: MISSING_ID }],
+    ['task', untyped(TaskDocument), { id: MISSING_ID }],
     ['tasks', `{ tasks { totalCount } }`, {}],
-    ['createTask', CREATE, { input: { title: 'anon' } }],
-    ['updateTask', UPDATE, { id: MISSING_ID, input: { title: 'anon' } }],
-    ['deleteTask', DELETE, { id: MISSING_ID }],
+    ['createTask', untyped(CreateTaskDocument), { input: { title: 'anon' } }],
+    ['updateTask', untyped(UpdateTaskDocument), { id: MISSING_ID, input: { title: 'anon' } }],
+    ['deleteTask', untyped(DeleteTaskDocument), { id: MISSING_ID }],
     ['allTasks', `{ allTasks { totalCount } }`, {}],
-    ['adminDeleteTask', ADMIN_DELETE, { id: MISSING_ID }],
+    ['adminDeleteTask', untyped(AdminDeleteTaskDocument), { id: MISSING_ID }],
   ])('are refused %s with UNAUTHENTICATED', async (_name, query, vars) => {
     const res = await t.gql(query, vars);
     expectErrorCode(res, 'UNAUTHENTICATED');
@@ -188,16 +195,13 @@ describe('anonymous callers', () => {
   it('cannot create a task, and a garbage token cannot either', async () => {
     const u = await t.seed.user();
     const title = unique('anon');
-    expectErrorCode(await t.gql(CREATE, { input: { title } }), 'UNAUTHENTICATED');
-    expectErrorCode(await t.gql(CREATE, { input: { title } }, 'garbage'), 'UNAUTHENTICATED');
-    const admin = await t.seed.admin();
-    const all = expectNoErrors(
-      await t.gql(
-        `query($s: String) { allTasks(filter: { search: $s }) { totalCount } }`,
-        { s: title },
-        admin.accessToken,
-      ),
+    expectErrorCode(await t.gql(CreateTaskDocument, { input: { title } }), 'UNAUTHENTICATED');
+    expectErrorCode(
+      await t.gql(CreateTaskDocument, { input: { title } }, 'garbage'),
+      'UNAUTHENTICATED',
     );
+    const admin = await t.seed.admin();
+    const all = expectNoErrors(await t.gql(AllTaskCountDocument, { s: title }, admin.accessToken));
     expect(all.allTasks.totalCount).toBe(0);
     expect(await taskCount(t, u)).toBe(0);
   });

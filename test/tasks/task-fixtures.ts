@@ -1,33 +1,23 @@
 import { expect } from '@jest/globals';
 import type { TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
+import {
+  CreateTaskDocument,
+  TaskCountDocument,
+  TaskDocument,
+  TaskFieldsFragmentDoc,
+  UpdateTaskDocument,
+  type CreateTaskInput,
+  type TaskFieldsFragment,
+  type TaskFilter,
+  type TaskPriority,
+  type UpdateTaskInput,
+} from '../helpers/graphql-types';
 import type { SeededUser } from '../helpers/seed';
 
-export type Status = 'TODO' | 'IN_PROGRESS' | 'DONE';
-export type Priority = 'LOW' | 'MEDIUM' | 'HIGH' | 'URGENT';
-
-export interface TaskView {
-  id: string;
-  title: string;
-  description: string | null;
-  status: Status;
-  priority: Priority;
-  dueDate: string | null;
-  completedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  owner: { id: string };
-}
-
-export interface TaskInput {
-  title: string;
-  description?: string | null;
-  status?: Status;
-  priority?: Priority;
-  dueDate?: string | null;
-}
-
-export const TASK_FIELDS = `id title description status priority dueDate completedAt createdAt updatedAt owner { id }`;
+/** A task as the tests select it (fragment TaskFields of test/operations/tasks.graphql). */
+export type TaskView = TaskFieldsFragment;
+export type TaskInput = CreateTaskInput;
 
 /** Under the server's alias limit (30). */
 const BATCH = 25;
@@ -46,12 +36,12 @@ export async function createTasks(
     const chunk = inputs.slice(start, start + BATCH);
     const vars = chunk.map((_, i) => `$i${i}: CreateTaskInput!`).join(', ');
     const fields = chunk
-      .map((_, i) => `t${i}: createTask(input: $i${i}) { ${TASK_FIELDS} }`)
+      .map((_, i) => `t${i}: createTask(input: $i${i}) { ...TaskFields }`)
       .join('\n');
     const variables = Object.fromEntries(chunk.map((input, i) => [`i${i}`, input]));
     const data = expectNoErrors(
       await t.gql<Record<string, TaskView>>(
-        `mutation(${vars}) { ${fields} }`,
+        `mutation(${vars}) { ${fields} } ${TaskFieldsFragmentDoc}`,
         variables,
         user.accessToken,
       ),
@@ -65,15 +55,9 @@ export async function createTasks(
 export async function taskCount(
   t: TestApp,
   user: SeededUser,
-  filter: Record<string, unknown> | null = null,
+  filter: TaskFilter | null = null,
 ): Promise<number> {
-  const data = expectNoErrors(
-    await t.gql<{ tasks: { totalCount: number } }>(
-      `query($f: TaskFilter) { tasks(filter: $f) { totalCount } }`,
-      { f: filter },
-      user.accessToken,
-    ),
-  );
+  const data = expectNoErrors(await t.gql(TaskCountDocument, { f: filter }, user.accessToken));
   return data.tasks.totalCount;
 }
 
@@ -91,7 +75,12 @@ export function expectBadInput(res: GraphQLResponse<unknown>, field: string) {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const PRIORITY_RANK: Record<Priority, number> = { LOW: 0, MEDIUM: 1, HIGH: 2, URGENT: 3 };
+export const PRIORITY_RANK: Record<TaskPriority, number> = {
+  LOW: 0,
+  MEDIUM: 1,
+  HIGH: 2,
+  URGENT: 3,
+};
 
 /**
  * Config for these files' apps: no password rule is under test here, and cheap bcrypt hashes
@@ -99,11 +88,6 @@ export const PRIORITY_RANK: Record<Priority, number> = { LOW: 0, MEDIUM: 1, HIGH
  */
 export const FAST_HASHING = { bcryptCost: 4 };
 
-export const CREATE = `mutation($input: CreateTaskInput!) { createTask(input: $input) { ${TASK_FIELDS} } }`;
-export const GET = `query($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`;
-export const UPDATE = `mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { ${TASK_FIELDS} } }`;
-export const DELETE = `mutation($id: ID!) { deleteTask(id: $id) }`;
-export const ADMIN_DELETE = `mutation($id: ID!) { adminDeleteTask(id: $id) }`;
 export const MISSING_ID = '00000000-0000-4000-8000-000000000000';
 
 /**
@@ -112,22 +96,18 @@ export const MISSING_ID = '00000000-0000-4000-8000-000000000000';
  */
 export function taskCalls(app: () => TestApp) {
   return {
-    async create(user: SeededUser, input: Record<string, unknown>): Promise<TaskView> {
-      return expectNoErrors(
-        await app().gql<{ createTask: TaskView }>(CREATE, { input }, user.accessToken),
-      ).createTask;
+    async create(user: SeededUser, input: CreateTaskInput): Promise<TaskView> {
+      return expectNoErrors(await app().gql(CreateTaskDocument, { input }, user.accessToken))
+        .createTask;
     },
     async get(user: SeededUser, id: string): Promise<TaskView> {
-      const task = expectNoErrors(
-        await app().gql<{ task: TaskView }>(GET, { id }, user.accessToken),
-      ).task;
+      const task = expectNoErrors(await app().gql(TaskDocument, { id }, user.accessToken)).task;
       expect(task).not.toBeNull();
-      return task;
+      return task!;
     },
-    async update(user: SeededUser, id: string, input: Record<string, unknown>): Promise<TaskView> {
-      return expectNoErrors(
-        await app().gql<{ updateTask: TaskView }>(UPDATE, { id, input }, user.accessToken),
-      ).updateTask;
+    async update(user: SeededUser, id: string, input: UpdateTaskInput): Promise<TaskView> {
+      return expectNoErrors(await app().gql(UpdateTaskDocument, { id, input }, user.accessToken))
+        .updateTask;
     },
   };
 }

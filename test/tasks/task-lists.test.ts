@@ -1,39 +1,27 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
+import {
+  TaskListDocument,
+  UpdateTaskDocument,
+  type OrderDirection,
+  type TaskFilter,
+  type TaskListQuery,
+  type TaskListQueryVariables,
+  type TaskOrderField,
+} from '../helpers/graphql-types';
 import type { SeededUser } from '../helpers/seed';
 import {
   createTasks,
   PRIORITY_RANK,
   sleep,
-  TASK_FIELDS,
   type TaskInput,
   type TaskView,
   FAST_HASHING,
 } from './task-fixtures';
 
-type Field = 'CREATED_AT' | 'UPDATED_AT' | 'DUE_DATE' | 'PRIORITY';
-type Direction = 'ASC' | 'DESC';
-
-const LIST = `query($first: Int, $after: String, $filter: TaskFilter, $orderBy: TaskOrder) {
-  tasks(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
-    totalCount
-    nodes { ${TASK_FIELDS} }
-    edges { cursor node { ${TASK_FIELDS} } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  }
-}`;
-
-interface Connection {
-  totalCount: number;
-  nodes: TaskView[];
-  edges: { cursor: string; node: TaskView }[];
-  pageInfo: {
-    hasNextPage: boolean;
-    hasPreviousPage: boolean;
-    startCursor: string | null;
-    endCursor: string | null;
-  };
-}
+type Field = TaskOrderField;
+type Direction = OrderDirection;
+type Connection = TaskListQuery['tasks'];
 
 let t: TestApp;
 beforeAll(async () => {
@@ -43,10 +31,8 @@ afterAll(async () => {
   await t.close();
 });
 
-async function list(user: SeededUser, vars: Record<string, unknown>): Promise<Connection> {
-  const conn = expectNoErrors(
-    await t.gql<{ tasks: Connection }>(LIST, vars, user.accessToken),
-  ).tasks;
+async function list(user: SeededUser, vars: TaskListQueryVariables): Promise<Connection> {
+  const conn = expectNoErrors(await t.gql(TaskListDocument, vars, user.accessToken)).tasks;
   // nodes are the very rows of edges, and the page's cursors are its first and last edge's.
   expect(conn.nodes).toEqual(conn.edges.map((e) => e.node));
   expect(conn.pageInfo.startCursor).toBe(conn.edges[0]?.cursor ?? null);
@@ -105,7 +91,7 @@ describe('filters', () => {
     ]);
   });
 
-  async function filtered(filter: Record<string, unknown>): Promise<string[]> {
+  async function filtered(filter: TaskFilter): Promise<string[]> {
     const conn = await list(u, { first: 100, filter });
     expect(conn.totalCount).toBe(conn.nodes.length);
     expect(conn.pageInfo.hasNextPage).toBe(false);
@@ -208,9 +194,9 @@ describe('ordering and paging', () => {
     for (const i of [20, 3, 11, 3, 0]) {
       await sleep(3);
       const res = expectNoErrors(
-        await t.gql<{ updateTask: TaskView }>(
-          `mutation($id: ID!) { updateTask(id: $id, input: { status: IN_PROGRESS }) { ${TASK_FIELDS} } }`,
-          { id: created[i]!.id },
+        await t.gql(
+          UpdateTaskDocument,
+          { id: created[i]!.id, input: { status: 'IN_PROGRESS' } },
           u.accessToken,
         ),
       );
@@ -305,7 +291,7 @@ describe('ordering and paging', () => {
   });
 
   it('filters and orders together while paging', async () => {
-    const filter = { priority: ['HIGH', 'URGENT'] };
+    const filter: TaskFilter = { priority: ['HIGH', 'URGENT'] };
     const matching = tasks.filter((x) => x.priority === 'HIGH' || x.priority === 'URGENT');
     const seen: string[] = [];
     let after: string | null = null;

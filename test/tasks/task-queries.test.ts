@@ -1,5 +1,16 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectNoErrors } from '../helpers/graphql';
+import { expectNoErrors, type OperationArgs, type TypedDocument } from '../helpers/graphql';
+import {
+  AdminUsersPageDocument,
+  MeWithCreatedAtDocument,
+  TaskIdsWithOwnerDocument,
+  TaskOwnerEmailsDocument,
+  UserTaskCountsDocument,
+  UserTaskPagesDocument,
+  UserTodoCountsDocument,
+  UserUsageDocument,
+  UsersUsageByToolDocument,
+} from '../helpers/graphql-types';
 import { unique, type SeededUser } from '../helpers/seed';
 import { createTasks, type TaskInput, type TaskView, FAST_HASHING } from './task-fixtures';
 
@@ -33,24 +44,26 @@ function newestFirst(tasks: TaskView[]): string[] {
     .map((x) => x.id);
 }
 
-async function statements(query: string, vars: Record<string, unknown>, token: string) {
-  let data: Record<string, any> = {};
+/** The data of `document` and the SQL statements the app sent to answer it. */
+async function statements<T, V>(
+  document: TypedDocument<T, V>,
+  ...args: OperationArgs<V>
+): Promise<{ sql: string[]; data: T }> {
+  let data: T | undefined;
   const sql = await t.countQueries(async () => {
-    data = expectNoErrors(await t.gql(query, vars, token));
+    data = expectNoErrors(await t.gql(document, ...args));
   });
-  return { sql, data };
+  return { sql, data: data! };
 }
 
 describe('tasks with owners', () => {
-  const QUERY = `query($first: Int) { tasks(first: $first) { nodes { id owner { id email } } } }`;
-
   it('costs auth + page, for 10 tasks as for 100: the owner is the viewer, read with the credentials', async () => {
     const [few, many] = await Promise.all([t.seed.user(), t.seed.user()]);
     await createTasks(t, few, inputs(10, 'few'));
     await createTasks(t, many, inputs(100, 'many'));
 
-    const small = await statements(QUERY, { first: 100 }, few.accessToken);
-    const large = await statements(QUERY, { first: 100 }, many.accessToken);
+    const small = await statements(TaskOwnerEmailsDocument, { first: 100 }, few.accessToken);
+    const large = await statements(TaskOwnerEmailsDocument, { first: 100 }, many.accessToken);
     expect(small.data.tasks.nodes).toHaveLength(10);
     expect(large.data.tasks.nodes).toHaveLength(100);
     for (const { data } of [small, large]) {
@@ -69,11 +82,7 @@ describe('tasks with owners', () => {
   it('asking for totalCount beside the page adds exactly one count', async () => {
     const u = await t.seed.user();
     await createTasks(t, u, inputs(12, 'counted'));
-    const { sql, data } = await statements(
-      `{ tasks(first: 5) { totalCount nodes { id owner { id } } } }`,
-      {},
-      u.accessToken,
-    );
+    const { sql, data } = await statements(TaskIdsWithOwnerDocument, { first: 5 }, u.accessToken);
     expect(data.tasks.totalCount).toBe(12);
     expect(data.tasks.nodes).toHaveLength(5);
     expect(sql).toHaveLength(AUTH + TASK_PAGE + TASK_COUNTS);
@@ -81,11 +90,7 @@ describe('tasks with owners', () => {
 
   it('`me` costs only the credential check', async () => {
     const u = await t.seed.user();
-    const { sql, data } = await statements(
-      `{ me { id email name role isActive createdAt } }`,
-      {},
-      u.accessToken,
-    );
+    const { sql, data } = await statements(MeWithCreatedAtDocument, {}, u.accessToken);
     expect(data.me).toMatchObject({
       id: u.id,
       email: u.email,
@@ -118,22 +123,13 @@ describe('users with their tasks (ADMIN)', () => {
     );
   }, 60_000);
 
-  const COUNTS = `query($first: Int, $s: String) {
-    users(first: $first, filter: { search: $s }) { nodes { id tasks { totalCount } } }
-  }`;
-  const PAGES = `query($first: Int, $s: String) {
-    users(first: $first, filter: { search: $s }) {
-      nodes { id tasks(first: 3) { nodes { id owner { id } } } }
-    }
-  }`;
-
   function expected(): Map<string, number> {
     return new Map(users.map((u, i) => [u.id, taskCounts[i]!]));
   }
 
   it('tasks { totalCount } for every user is counted in the page’s own statement, for 5 users as for 32', async () => {
-    const five = await statements(COUNTS, { first: 5, s: tag }, admin.accessToken);
-    const all = await statements(COUNTS, { first: 100, s: tag }, admin.accessToken);
+    const five = await statements(UserTaskCountsDocument, { first: 5, s: tag }, admin.accessToken);
+    const all = await statements(UserTaskCountsDocument, { first: 100, s: tag }, admin.accessToken);
     expect(five.data.users.nodes).toHaveLength(5);
     expect(all.data.users.nodes).toHaveLength(32);
     const counts = expected();
@@ -143,21 +139,12 @@ describe('users with their tasks (ADMIN)', () => {
     expect(five.sql).toHaveLength(AUTH + USER_PAGE);
     expect(all.sql).toHaveLength(AUTH + USER_PAGE);
     // With a filter on the tasks, the counts are one grouped statement beside the page.
-    const filtered = await statements(
-      `query($s: String) { users(first: 100, filter: { search: $s }) { nodes { id tasks(filter: { status: [TODO] }) { totalCount } } } }`,
-      { s: tag },
-      admin.accessToken,
-    );
+    const filtered = await statements(UserTodoCountsDocument, { s: tag }, admin.accessToken);
     expect(filtered.sql).toHaveLength(AUTH + USER_PAGE + TASK_COUNTS);
   });
 
   it('the admin page (users, task counts, 30-day tokens) costs two statements, and each aggregate only when asked', async () => {
     const from = new Date(Date.now() - 30 * 86_400_000).toISOString();
-    const PAGE = `query($s: String, $from: DateTime) {
-      users(first: 100, filter: { search: $s }) {
-        nodes { id email tasks { totalCount } usage(from: $from) { totalTokens calls } }
-      }
-    }`;
     // One of them has used a tool twice.
     for (const text of ['Hello there.', 'And again.']) {
       expectNoErrors(
@@ -168,7 +155,7 @@ describe('users with their tasks (ADMIN)', () => {
         ),
       );
     }
-    const page = await statements(PAGE, { s: tag, from }, admin.accessToken);
+    const page = await statements(AdminUsersPageDocument, { s: tag, from }, admin.accessToken);
     expect(page.sql).toHaveLength(AUTH + USER_PAGE);
     const counts = expected();
     for (const node of page.data.users.nodes) {
@@ -176,27 +163,19 @@ describe('users with their tasks (ADMIN)', () => {
       if (node.id !== users[0]!.id) expect(node.usage).toEqual({ totalTokens: 0, calls: 0 });
     }
     // The same totals as the per-user summary reads them.
-    const one = page.data.users.nodes.find((n: { id: string }) => n.id === users[0]!.id);
+    const one = page.data.users.nodes.find((n) => n.id === users[0]!.id)!;
     expect(one.usage.calls).toBe(2);
     expect(one.usage.totalTokens).toBeGreaterThan(0);
-    const alone = await statements(
-      `query($id: ID!, $from: DateTime) { user(id: $id) { usage(from: $from) { totalTokens calls } } }`,
-      { id: one.id, from },
-      admin.accessToken,
-    );
-    expect(alone.data.user.usage).toEqual(one.usage);
+    const alone = await statements(UserUsageDocument, { id: one.id, from }, admin.accessToken);
+    expect(alone.data.user!.usage).toEqual(one.usage);
     // A breakdown is one more statement, batched over the page.
-    const byTool = await statements(
-      `query($s: String, $from: DateTime) { users(first: 100, filter: { search: $s }) { nodes { id usage(from: $from) { totalTokens byTool { calls } } } } }`,
-      { s: tag, from },
-      admin.accessToken,
-    );
+    const byTool = await statements(UsersUsageByToolDocument, { s: tag, from }, admin.accessToken);
     expect(byTool.sql).toHaveLength(AUTH + USER_PAGE + 1);
   });
 
   it('tasks(first: 3) { nodes { owner } } for every user costs the same for 5 users as for 32', async () => {
-    const five = await statements(PAGES, { first: 5, s: tag }, admin.accessToken);
-    const all = await statements(PAGES, { first: 100, s: tag }, admin.accessToken);
+    const five = await statements(UserTaskPagesDocument, { first: 5, s: tag }, admin.accessToken);
+    const all = await statements(UserTaskPagesDocument, { first: 100, s: tag }, admin.accessToken);
     expect(five.data.users.nodes).toHaveLength(5);
     expect(all.data.users.nodes).toHaveLength(32);
     const counts = expected();

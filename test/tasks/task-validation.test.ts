@@ -1,15 +1,14 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
-import type { SeededUser } from '../helpers/seed';
+import { expectErrorCode, expectNoErrors, untyped } from '../helpers/graphql';
 import {
-  CREATE,
-  FAST_HASHING,
-  UPDATE,
-  expectBadInput,
-  taskCalls,
-  taskCount,
-  type TaskView,
-} from './task-fixtures';
+  CreateTaskDocument,
+  TaskEndCursorDocument,
+  TaskIdsAfterDocument,
+  TaskIdsDocument,
+  UpdateTaskDocument,
+} from '../helpers/graphql-types';
+import type { SeededUser } from '../helpers/seed';
+import { FAST_HASHING, expectBadInput, taskCalls, taskCount, type TaskView } from './task-fixtures';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -48,7 +47,7 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     ['a dueDate of 31 February', { title: 'ok', dueDate: '2030-02-31T00:00:00Z' }, 'dueDate'],
   ])('createTask refuses %s', async (_what, input, field) => {
     const before = await taskCount(t, u);
-    expectBadInput(await t.gql(CREATE, { input }, u.accessToken), field);
+    expectBadInput(await t.gql(untyped(CreateTaskDocument), { input }, u.accessToken), field);
     expect(await taskCount(t, u)).toBe(before);
   });
 
@@ -70,7 +69,11 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
       {},
     ],
     ['a missing title', `mutation { createTask(input: { description: "no title" }) { id } }`, {}],
-    ['a variable without its title', CREATE, { input: { description: 'no title' } }],
+    [
+      'a variable without its title',
+      untyped(CreateTaskDocument),
+      { input: { description: 'no title' } },
+    ],
   ])('createTask refuses %s before anything runs', async (_what, query, vars) => {
     const before = await taskCount(t, u);
     const res = await t.gql(query, vars, u.accessToken);
@@ -89,7 +92,10 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     ['a NUL character in the description', { description: 'a\u0000b' }, 'description'],
     ['an unknown status', { status: 'ARCHIVED' }, 'status'],
   ])('updateTask refuses %s and leaves the task as it was', async (_what, input, field) => {
-    expectBadInput(await t.gql(UPDATE, { id: task.id, input }, u.accessToken), field);
+    expectBadInput(
+      await t.gql(untyped(UpdateTaskDocument), { id: task.id, input }, u.accessToken),
+      field,
+    );
     expect(await get(u, task.id)).toEqual(task);
   });
 
@@ -114,13 +120,7 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     ['a search of 201 characters', { filter: { search: 's'.repeat(201) } }, 'search'],
     ['an unknown status in the filter', { filter: { status: ['OPEN'] } }, 'status'],
   ])('tasks refuses %s', async (_what, args, field) => {
-    const res = await t.gql(
-      `query($first: Int, $after: String, $filter: TaskFilter) {
-        tasks(first: $first, after: $after, filter: $filter) { totalCount nodes { id } }
-      }`,
-      args,
-      u.accessToken,
-    );
+    const res = await t.gql(untyped(TaskIdsDocument), args, u.accessToken);
     const err = expectBadInput(res, field);
     expect(err.message).toContain(field === 'dueBefore' ? 'dueAfter' : field);
   });
@@ -129,8 +129,8 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     await create(u, { title: 'Second' });
     const page = expectNoErrors(
       await t.gql(
-        `{ tasks(first: 1, orderBy: { field: PRIORITY, direction: ASC }) { pageInfo { endCursor } } }`,
-        {},
+        TaskEndCursorDocument,
+        { first: 1, orderBy: { field: 'PRIORITY', direction: 'ASC' } },
         u.accessToken,
       ),
     );
@@ -140,12 +140,10 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
       { field: 'PRIORITY', direction: 'DESC' },
       { field: 'CREATED_AT', direction: 'ASC' },
       null,
-    ]) {
+    ] as const) {
       const res = await t.gql(
-        `query($after: String, $orderBy: TaskOrder) {
-          tasks(first: 1, after: $after, orderBy: $orderBy) { nodes { id } }
-        }`,
-        { after: cursor, orderBy },
+        TaskIdsAfterDocument,
+        { first: 1, after: cursor, orderBy },
         u.accessToken,
       );
       expectBadInput(res, 'after');
@@ -153,19 +151,15 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     // The same cursor in its own ordering is fine.
     expectNoErrors(
       await t.gql(
-        `query($after: String) {
-          tasks(first: 1, after: $after, orderBy: { field: PRIORITY, direction: ASC }) { nodes { id } }
-        }`,
-        { after: cursor },
+        TaskIdsAfterDocument,
+        { first: 1, after: cursor, orderBy: { field: 'PRIORITY', direction: 'ASC' } },
         u.accessToken,
       ),
     );
   });
 
   it('refuses a well-formed cursor whose key is not a real time (crafted by hand)', async () => {
-    const page = expectNoErrors(
-      await t.gql(`{ tasks(first: 1) { pageInfo { endCursor } } }`, {}, u.accessToken),
-    );
+    const page = expectNoErrors(await t.gql(TaskEndCursorDocument, { first: 1 }, u.accessToken));
     const [order, key, id] = JSON.parse(
       Buffer.from(page.tasks.pageInfo.endCursor as string, 'base64url').toString('utf8'),
     ) as [string, string, string];
@@ -173,8 +167,8 @@ describe('bad input is refused with BAD_USER_INPUT and nothing is written', () =
     // The genuine cursor works; the same cursor with an impossible time is bad input, not a 500.
     const run = (k: string) =>
       t.gql(
-        `query($after: String) { tasks(first: 1, after: $after) { nodes { id } } }`,
-        { after: Buffer.from(JSON.stringify([order, k, id])).toString('base64url') },
+        TaskIdsAfterDocument,
+        { first: 1, after: Buffer.from(JSON.stringify([order, k, id])).toString('base64url') },
         u.accessToken,
       );
     expectNoErrors(await run(key));

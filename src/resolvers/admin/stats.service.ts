@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Task, UsageRecord, User } from '../../entities';
 import { TaskStatus } from '../../entities/enums';
 import { BadUserInputError } from '../../errors';
-import { systemClock, type Clock } from '../../lib/clock';
+import type { Clock } from '../../lib/clock';
 import type { Loaders } from '../../loaders';
 import type { UsageByTool } from '../usage/usage.types';
 
@@ -22,7 +22,7 @@ function days(last: number | null | undefined): number {
  */
 export class StatsService {
   // The default is temporary, until createApp passes the app's clock.
-  constructor(private readonly clock: Clock = systemClock) {}
+  constructor(private readonly clock: Clock) {}
 
   /** The start of the last `n` days (24 hours each) up to now. */
   private since(n: number): Date {

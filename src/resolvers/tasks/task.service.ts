@@ -8,7 +8,7 @@ import {
   type TaskOrderValues,
 } from '../../entities/task.repository';
 import { BadUserInputError, NotFoundError } from '../../errors';
-import { systemClock, type Clock } from '../../lib/clock';
+import type { Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
 import type { Loaders } from '../../loaders';
@@ -63,8 +63,7 @@ function pageQuery(args: ListArgs) {
 export class TaskService {
   constructor(
     private readonly audit: AuditService,
-    // The default is temporary, until createApp passes the app's clock.
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   /** A page of one owner's tasks; batched, so `User.tasks` over many users stays one query. */

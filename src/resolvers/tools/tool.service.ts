@@ -6,7 +6,7 @@ import { Tool } from '../../entities';
 import { PlanTier } from '../../entities/enums';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../errors';
 import { SLUG_KEY } from '../../entities/tool.repository';
-import { systemClock, type Clock } from '../../lib/clock';
+import type { Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
 import type { AuditService } from '../../audit/audit.service';
@@ -39,8 +39,7 @@ export class ToolService {
     private readonly audit: AuditService,
     private readonly validator: InputValidator,
     private readonly network: { hostAllowlist: string[]; allowPrivateNetworks: boolean },
-    // The default is temporary, until createApp passes the app's clock.
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   /** Active tools by slug; every tier's tools are listed, with their requiredTier. */
