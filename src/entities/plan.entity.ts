@@ -1,13 +1,15 @@
-import { Entity, Enum, Property, OptionalProps } from '@mikro-orm/core';
+import { Entity, EntityRepositoryType, Enum, Property, OptionalProps } from '@mikro-orm/core';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { PlanTier } from './enums';
+import { PlanRepository } from './plan.repository';
 
 @ObjectType({
   simpleResolvers: true,
   description: 'A subscription plan. monthlyTokenQuota null = unlimited',
 })
-@Entity({ tableName: 'plans' })
+@Entity({ tableName: 'plans', repository: () => PlanRepository })
 export class Plan {
+  [EntityRepositoryType]?: PlanRepository;
   [OptionalProps]?: 'monthlyTokenQuota';
 
   @Field(() => PlanTier, { description: 'Which plan this is' })

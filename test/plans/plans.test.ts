@@ -1,5 +1,6 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
+import { PLANS_TTL_MS } from '../../src/resolvers/plans/subscription.service';
 
 let t: TestApp;
 
@@ -54,5 +55,36 @@ describe('cache identities of plans and subscriptions', () => {
 
     const other = await read(bob.accessToken);
     expect(other.mySubscription.id).not.toBe(first.mySubscription.id);
+  });
+});
+
+describe('the plan list', () => {
+  it('is read from the database at most once per PLANS_TTL_MS per process, then again', async () => {
+    let now = Date.UTC(2031, 0, 1);
+    const app = await startTestApp({}, { clock: { now: () => new Date(now) } });
+    try {
+      const Q = `{ plans { tier name monthlyTokenQuota requestsPerMinute } }`;
+      const first = await app.countQueries(async () => {
+        expect(expectNoErrors(await app.gql<{ plans: any[] }>(Q)).plans).toHaveLength(3);
+      });
+      expect(first.filter((s) => /from plans/.test(s))).toHaveLength(1);
+      // An operator's change (no API writes plans) shows once the copy has expired.
+      await app.sql(`update plans set name = 'Free (renamed)' where tier = 'FREE'`);
+      now += PLANS_TTL_MS - 1;
+      const cached = await app.countQueries(async () => {
+        const { plans } = expectNoErrors(await app.gql<{ plans: any[] }>(Q));
+        expect(plans[0]).toMatchObject({ tier: 'FREE', name: 'Free' });
+      });
+      expect(cached).toEqual([]);
+      now += 1;
+      const again = await app.countQueries(async () => {
+        const { plans } = expectNoErrors(await app.gql<{ plans: any[] }>(Q));
+        expect(plans[0]).toMatchObject({ tier: 'FREE', name: 'Free (renamed)' });
+      });
+      expect(again.filter((s) => /from plans/.test(s))).toHaveLength(1);
+    } finally {
+      await app.sql(`update plans set name = 'Free' where tier = 'FREE'`);
+      await app.close();
+    }
   });
 });

@@ -25,14 +25,30 @@ function current(sub: { periodStart: Date; tokensUsed: number }, monthStart: Dat
   return sub.periodStart.getTime() < monthStart.getTime() ? 0 : toGraphQLInt(sub.tokensUsed);
 }
 
+/** How long a process serves its copy of the plan list. */
+export const PLANS_TTL_MS = 30_000;
+
 export class SubscriptionService {
+  private planList: { at: number; plans: Plan[] } | null = null;
+
   constructor(
     private readonly audit: AuditService,
     private readonly clock: Clock,
   ) {}
 
-  plans(em: EntityManager): Promise<Plan[]> {
-    return em.find(Plan, {}, { orderBy: { rank: 'asc' } });
+  /**
+   * Every plan, lowest first. Plans change only by migration or an operator's SQL (no API
+   * writes them), so the list is read at most once every PLANS_TTL_MS per process: `plans` is
+   * public and anonymous, and a database read per call would make it the cheapest way to load
+   * the database. Quotas are never checked against this copy (reservations read the row).
+   */
+  async plans(em: EntityManager): Promise<Plan[]> {
+    const now = this.clock.now().getTime();
+    const cached = this.planList;
+    if (cached && now >= cached.at && now - cached.at < PLANS_TTL_MS) return cached.plans;
+    const plans = await em.getRepository(Plan).listPlain();
+    this.planList = { at: now, plans };
+    return plans;
   }
 
   view(sub: Subscription, plan: Plan): SubscriptionView {
