@@ -30,6 +30,7 @@ import { guardSchema } from './permissions';
 import { buildAppSchema, printAppSchema } from './schema/build-schema';
 import { seedInitialData } from './seeders/initial-data';
 import { createServices } from './services';
+import { startTelemetry } from './telemetry';
 import { UpstreamClient } from './upstream/upstream-client';
 
 export { createLogger } from './logger';
@@ -47,7 +48,10 @@ export interface App {
   watchStatements(listener: (text: string) => void): () => void;
   /** Listens on config.host:config.port (0 = any free port); resolves to the base URL. */
   listen(): Promise<string>;
-  /** Stops taking requests, lets in-flight ones finish, closes the pool and the database. */
+  /**
+   * Stops taking requests, lets in-flight ones finish, closes the pool and the database, and
+   * flushes the traces it started.
+   */
   close(): Promise<void>;
 }
 
@@ -59,7 +63,14 @@ export interface App {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
   const clock = options.clock ?? systemClock;
-  const metrics = new Metrics(config.nodeEnv !== 'test');
+  // First: every seam reads whether it is on once, as it is built.
+  const telemetry = await startTelemetry({
+    tracesEndpoint: config.otelTracesEndpoint,
+    serviceName: config.otelServiceName,
+    logger,
+  });
+  if (telemetry) logger.info({ endpoint: config.otelTracesEndpoint }, 'exporting traces (OTLP)');
+  const metrics = new Metrics(config.nodeEnv !== 'test', config.metricsOperationNames);
   const database = await openDatabase(config, logger, metrics);
   const { orm } = database;
 
@@ -89,6 +100,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     breakerFailures: config.toolBreakerFailures,
     breakerResetMs: config.toolBreakerResetMs,
     allowPrivateNetworks: config.toolAllowPrivateNetworks,
+    metrics,
   });
   const services = createServices(config, {
     clock,
@@ -175,6 +187,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await passwords.close();
       redis?.disconnect();
       await database.close();
+      // Last: the spans of the requests that finished above are exported before it returns.
+      await telemetry?.shutdown();
     },
   };
 }

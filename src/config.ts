@@ -19,6 +19,10 @@ const list = makeValidator<string[]>((input) =>
     .filter(Boolean),
 );
 
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+/** Each name is a label value in /metrics: a bound on the series it can add. */
+const MAX_METRICS_OPERATION_NAMES = 200;
+
 const DEV_JWT_SECRET = 'switchboard-development-secret-change-me-0123456789';
 
 export interface Config {
@@ -92,6 +96,12 @@ export interface Config {
   loginRatePerEmailPerMinute: number;
   /** Bearer token for GET /metrics; unset: only loopback clients may read it. */
   metricsToken: string | undefined;
+  /** Operation names that get series of their own in /metrics; any other name is `other`. */
+  metricsOperationNames: string[];
+  /** Where traces are sent (OTLP/HTTP): unset, telemetry is off and costs nothing. */
+  otelTracesEndpoint: string | undefined;
+  /** service.name of the traces. */
+  otelServiceName: string;
 }
 
 /** Every environment variable the server reads, with its validator and default. */
@@ -152,6 +162,12 @@ function envSpec() {
     HSTS: bool({ default: false }),
     PUBLISH_SCHEMA: bool({ default: true }),
     METRICS_TOKEN: str({ default: undefined }),
+    METRICS_OPERATION_NAMES: list({ default: [] }),
+    // The OpenTelemetry SDK's own variables: the base endpoint gets /v1/traces, the traces one
+    // is used as it is. Headers, timeout, sampler etc. are read by the SDK (src/telemetry.ts).
+    OTEL_EXPORTER_OTLP_ENDPOINT: url({ default: undefined }),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url({ default: undefined }),
+    OTEL_SERVICE_NAME: str({ default: 'switchboard' }),
   };
 }
 
@@ -197,6 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) {
     problems.push('METRICS_TOKEN: at least 16 characters');
+  }
+  if (e.METRICS_OPERATION_NAMES.length > MAX_METRICS_OPERATION_NAMES) {
+    problems.push(`METRICS_OPERATION_NAMES: at most ${MAX_METRICS_OPERATION_NAMES} names`);
+  } else if (e.METRICS_OPERATION_NAMES.some((name) => !GRAPHQL_NAME.test(name))) {
+    problems.push('METRICS_OPERATION_NAMES: GraphQL operation names, comma-separated');
   }
   // (Cross-checks only between values that passed their own validation.)
   if (
@@ -266,5 +287,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hsts: e.HSTS,
     publishSchema: e.PUBLISH_SCHEMA,
     metricsToken: e.METRICS_TOKEN || undefined,
+    metricsOperationNames: e.METRICS_OPERATION_NAMES,
+    otelTracesEndpoint:
+      e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+      (e.OTEL_EXPORTER_OTLP_ENDPOINT &&
+        `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`),
+    otelServiceName: e.OTEL_SERVICE_NAME,
   };
 }

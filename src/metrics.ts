@@ -2,6 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Why a quota reservation was refused, by the error's code (bounded: anything else is `error`). */
+const REFUSAL_BY_CODE = new Map<unknown, string>([
+  ['QUOTA_EXCEEDED', 'quota_exceeded'],
+  ['RATE_LIMITED', 'rate_limited'],
+  ['SERVICE_UNAVAILABLE', 'unavailable'],
+]);
+const QUOTA_REFUSALS = [...REFUSAL_BY_CODE.values(), 'error'];
+
 /** Prometheus metrics of one app (its own registry, so several apps can share a process). */
 export class Metrics {
   readonly registry = new Registry();
@@ -60,9 +68,72 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(defaults = true) {
+  readonly operationDuration = new Histogram({
+    name: 'switchboard_graphql_operation_duration_seconds',
+    help: 'GraphQL operation latency by type and operation (a configured name, anonymous, or other)',
+    labelNames: ['type', 'operation'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'switchboard_upstream_call_duration_seconds',
+    help: 'Upstream tool call latency (retries included) by tool and outcome (ok, error, timeout, refused)',
+    labelNames: ['tool', 'outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly breakerState = new Gauge({
+    name: 'switchboard_upstream_breaker_state',
+    help: "Each upstream tool's circuit breaker: 0 closed, 1 half-open, 2 open",
+    labelNames: ['tool'] as const,
+    registers: [this.registry],
+  });
+
+  readonly quotaReservations = new Counter({
+    name: 'switchboard_quota_reservations_total',
+    help: 'Quota reservations before tool calls: reserved, or refused by reason',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Operation names that get a series of their own (METRICS_OPERATION_NAMES). */
+  private readonly operationNames: ReadonlySet<string>;
+
+  constructor(defaults = true, operationNames: readonly string[] = []) {
+    this.operationNames = new Set(operationNames);
     this.redisFallback.set(0);
+    // Zero series, so that a rate over them exists before the first event.
+    this.quotaReservations.inc({ outcome: 'reserved' }, 0);
+    for (const reason of QUOTA_REFUSALS)
+      this.quotaReservations.inc({ outcome: 'refused', reason }, 0);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
+  }
+
+  /**
+   * One GraphQL operation's latency. Its name is the client's choice: only configured names get
+   * a series of their own, every other named operation is `other` and an unnamed one
+   * `anonymous`, so that random names cannot grow the label set.
+   */
+  observeOperation(type: string, name: string | null, seconds: number): void {
+    const operation = name === null ? 'anonymous' : this.operationNames.has(name) ? name : 'other';
+    this.operationDuration.observe({ type, operation }, seconds);
+  }
+
+  /** A quota reservation was made. */
+  quotaReserved(): void {
+    this.quotaReservations.inc({ outcome: 'reserved' });
+  }
+
+  /**
+   * A quota reservation was refused with `err`: its reason is read from the error's code
+   * (QUOTA_EXCEEDED, RATE_LIMITED, SERVICE_UNAVAILABLE), anything else is `error`.
+   */
+  quotaRefused(err: unknown): void {
+    const code = (err as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+    const reason = REFUSAL_BY_CODE.get(code) ?? 'error';
+    this.quotaReservations.inc({ outcome: 'refused', reason });
   }
 
   /**

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import { telemetry } from '../telemetry';
 import { currentDeadline, markCutOff, remainingMs } from './deadline';
+import { traceStatement } from './statement-tracing';
 import { DatabaseUnavailableError, saysDatabaseUnavailable } from './unavailable';
 
 type Callback = (err: Error | null, result?: unknown) => void;
@@ -8,6 +10,9 @@ interface GuardedClient {
   query: (config: unknown, values?: unknown, callback?: unknown) => unknown;
   connection?: { stream?: { destroy(): void } };
   __switchboardGuarded?: boolean;
+  database?: unknown;
+  host?: unknown;
+  port?: unknown;
 }
 
 /**
@@ -16,7 +21,8 @@ interface GuardedClient {
  * the next query would queue behind it forever (a black-holed network never answers): here the
  * connection's socket is destroyed instead, the server rolls back whatever it had open, the
  * pool drops the connection, and the request gets DatabaseUnavailableError. Queries outside a
- * request (migrations, seeding) are left to the server's statement_timeout.
+ * request (migrations, seeding) are left to the server's statement_timeout. With telemetry on,
+ * each statement of a traced request is a span (./statement-tracing.ts).
  */
 export function guardConnection(raw: unknown, onQuery?: (text: string) => void): void {
   const client = raw as GuardedClient;
@@ -28,6 +34,14 @@ export function guardConnection(raw: unknown, onQuery?: (text: string) => void):
       const text = typeof config === 'string' ? config : (config as { text?: unknown })?.text;
       if (typeof text === 'string') onQuery(text);
     }
+    if (telemetry.enabled) {
+      return traceStatement(this, config, values, callback, (c, v, cb) =>
+        guarded.call(this, c, v, cb),
+      );
+    }
+    return guarded.call(this, config, values, callback);
+  };
+  function guarded(this: GuardedClient, config: unknown, values: unknown, callback: unknown) {
     const left = remainingMs();
     const cb = (typeof values === 'function' ? values : callback) as Callback | undefined;
     if (
@@ -66,7 +80,7 @@ export function guardConnection(raw: unknown, onQuery?: (text: string) => void):
     return typeof values === 'function'
       ? query.call(this, config, done)
       : query.call(this, config, values, done);
-  };
+  }
 }
 
 interface PendingAcquire {

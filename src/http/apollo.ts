@@ -13,8 +13,12 @@ import type { Metrics } from '../metrics';
 import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { serviceUnavailableStatus } from './graphql-handler';
+import { operationTelemetry } from './operation-telemetry';
 
-/** Apollo Server over the guarded schema, started: error mapping, query cost, no extras. */
+/**
+ * Apollo Server over the guarded schema, started: error mapping, query cost, the operation's
+ * latency and span, no extras.
+ */
 export async function startApollo(
   server: FastifyInstance,
   schema: GraphQLSchema,
@@ -41,6 +45,7 @@ export async function startApollo(
       // Its per-field hook wraps every resolver; responses here are per-user and never cached.
       ApolloServerPluginCacheControlDisabled(),
       queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
+      operationTelemetry(metrics),
       errorLogger(),
       serviceUnavailableStatus(),
     ],

@@ -11,12 +11,14 @@ import type { Context } from '../context';
 import { withDeadline } from '../db/deadline';
 import { SERVICE_RETRY_AFTER_SECONDS } from '../errors';
 import type { Clock } from '../lib/clock';
+import { telemetry } from '../telemetry';
 import {
   errorResponse,
   planIdempotency,
   runIdempotently,
   type SimpleResponse,
 } from './idempotency';
+import { inOperationSpan } from './operation-telemetry';
 
 /** Fastify's request as Apollo reads it: every header, the query string for GET. */
 function toGraphQLRequest(request: FastifyRequest) {
@@ -53,17 +55,19 @@ export interface ContextExtras {
 }
 
 /**
- * Runs one GraphQL request through Apollo, inside the request's database deadline. A mutation
- * sent with an `Idempotency-Key` header runs at most once per caller and key (./idempotency.ts).
+ * Runs one GraphQL request through Apollo, inside the request's database deadline (and, with
+ * telemetry on, the operation's span). A mutation sent with an `Idempotency-Key` header runs at
+ * most once per caller and key (./idempotency.ts).
  */
 export function graphqlHandler(options: GraphQLHandlerOptions) {
   const { apollo, context, deadlineMs } = options;
-  const execute = async (request: FastifyRequest, extra: ContextExtras) => {
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: toGraphQLRequest(request),
-      context: () => context(request, extra),
-    });
-    return response;
+  const execute = (request: FastifyRequest, extra: ContextExtras) => {
+    const call = () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: toGraphQLRequest(request),
+        context: () => context(request, extra),
+      });
+    return telemetry.enabled ? inOperationSpan(call) : call();
   };
   const run = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers['idempotency-key'];

@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Metrics } from '../metrics';
+import { telemetry } from '../telemetry';
 import { registerProtection } from './protection';
+import { registerHttpTracing } from './tracing';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -17,8 +19,9 @@ export interface HttpServer {
 
 /**
  * Fastify with what every route shares: request ids (a client's well-formed X-Request-Id, or a
- * new one), production headers and load shedding (./protection.ts), /metrics, CORS, and
- * draining: while the server stops, keep-alive connections end with their last response.
+ * new one), the HTTP server span when telemetry is on (./tracing.ts), production headers and
+ * load shedding (./protection.ts), /metrics, CORS, and draining: while the server stops,
+ * keep-alive connections end with their last response.
  */
 export async function createHttpServer(
   config: Config,
@@ -36,6 +39,8 @@ export async function createHttpServer(
     // Draining refusals are coded (src/http/protection.ts), not Fastify's bare 503.
     return503OnClosing: false,
   });
+  // First: its onRoute hook wraps every route's handler, its span times every hook.
+  if (telemetry.enabled) registerHttpTracing(server);
   let draining = false;
   server.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

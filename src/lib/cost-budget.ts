@@ -1,4 +1,6 @@
 import type Redis from 'ioredis';
+import { inClientSpan, telemetry } from '../telemetry';
+import { redisSpanAttributes } from './redis-client';
 import type { RedisHealth } from './redis-health';
 
 export interface BucketSettings {
@@ -84,17 +86,17 @@ export class CostBudget {
 
   private async apply(caller: string, cost: number): Promise<{ ok: boolean; points: number }> {
     if (this.redis) {
-      try {
-        const [ok, milli] = (await (
-          this.redis as unknown as {
+      const redis = this.redis;
+      const take = () =>
+        (
+          redis as unknown as {
             sbCostTake(key: string, ...args: number[]): Promise<[number, number]>;
           }
-        ).sbCostTake(
-          `sb:cost:${caller}`,
-          this.settings.capacity,
-          this.settings.restoreRate,
-          cost,
-        )) as [number, number];
+        ).sbCostTake(`sb:cost:${caller}`, this.settings.capacity, this.settings.restoreRate, cost);
+      try {
+        const [ok, milli] = await (telemetry.enabled
+          ? inClientSpan('redis cost-budget', redisSpanAttributes(redis), take)
+          : take());
         this.health?.succeeded();
         return { ok: ok === 1, points: Math.floor(milli / 1000) };
       } catch (err) {

@@ -6,6 +6,8 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../errors';
+import { inClientSpan, telemetry } from '../telemetry';
+import { redisSpanAttributes } from './redis-client';
 import type { RedisHealth } from './redis-health';
 
 interface Limiter {
@@ -48,7 +50,14 @@ export class RateLimiter {
     try {
       if (shared) {
         try {
-          await shared.consume(key, 1);
+          await (telemetry.enabled
+            ? inClientSpan(
+                'redis rate-limit',
+                { ...redisSpanAttributes(this.redis!), 'switchboard.rate_limit.bucket': bucket },
+                () => shared.consume(key, 1),
+                (err) => err instanceof RateLimiterRes,
+              )
+            : shared.consume(key, 1));
           this.health?.succeeded();
           return;
         } catch (err) {

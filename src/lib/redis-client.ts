@@ -1,3 +1,4 @@
+import type { Attributes } from '@opentelemetry/api';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -31,4 +32,13 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     });
   }
   return redis;
+}
+
+/** What a span of a call to `redis` says about it: the system and the server, never a key. */
+export function redisSpanAttributes(redis: Redis): Attributes {
+  return {
+    'db.system': 'redis',
+    'server.address': redis.options.host,
+    'server.port': redis.options.port,
+  };
 }

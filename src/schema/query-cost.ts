@@ -17,6 +17,7 @@ import { QueryTooComplexError, RateLimitedError } from '../errors';
 import type { CostBudget } from '../lib/cost-budget';
 import { DEFAULT_PAGE_SIZE } from '../lib/pagination';
 import type { Metrics } from '../metrics';
+import { annotateActiveSpan, telemetry } from '../telemetry';
 
 /** Where a paged field's `first` comes from. */
 type First = { literal: number } | { variable: string } | null;
@@ -253,6 +254,13 @@ export function queryCostPlugin(
             );
             if (actual < requested) available = await budget.refund(payer, requested - actual);
             metrics?.queryCost.observe(actual);
+          }
+          // The operation's span (http/operation-telemetry.ts) is the active one in Apollo's hooks.
+          if (telemetry.enabled) {
+            annotateActiveSpan({
+              'switchboard.query_cost.requested': requested,
+              'switchboard.query_cost.actual': actual,
+            });
           }
           result.extensions = {
             ...result.extensions,

@@ -1,6 +1,9 @@
+import { context, propagation, trace, type Span } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
+import type { Metrics } from '../metrics';
+import { endFailed, startClientSpan, telemetry } from '../telemetry';
 import { BlockedAddressError, literalAddressRefusal, publicOnlyLookup } from './network-policy';
 
 export interface UpstreamClientOptions {
@@ -13,6 +16,8 @@ export interface UpstreamClientOptions {
   maxReportedTokens?: number;
   /** False: only public unicast addresses are called (see network-policy.ts). Default true. */
   allowPrivateNetworks?: boolean;
+  /** Call latency and breaker state by tool. */
+  metrics?: Metrics;
 }
 
 export interface UpstreamUsage {
@@ -112,6 +117,9 @@ interface Target {
 type Run = () => Promise<UpstreamResult>;
 type Breaker = CircuitBreaker<[Run], UpstreamResult>;
 
+/** switchboard_upstream_breaker_state's values. */
+const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
+
 export class UpstreamClient {
   private readonly agent: Agent;
   private readonly breakers = new Map<string, Breaker>();
@@ -133,12 +141,16 @@ export class UpstreamClient {
     });
   }
 
-  /** breakerKey is the tool id: one circuit breaker per tool. */
+  /**
+   * breakerKey is the tool id: one circuit breaker per tool. `tool` names it in metrics and
+   * traces (its slug; the breaker key when not given).
+   */
   async call(
     breakerKey: string,
     url: string,
     input: unknown,
     requestId?: string,
+    tool: string = breakerKey,
   ): Promise<UpstreamResult> {
     if (this.closed) {
       throw new UpstreamCallError('UPSTREAM_ERROR', 'upstream client is closed', {
@@ -168,29 +180,32 @@ export class UpstreamClient {
       });
     }
 
+    const started = performance.now();
+    const span = telemetry.enabled ? startToolSpan(tool, target.url) : null;
     try {
-      return await this.breakerFor(breakerKey).fire(() =>
-        this.callWithRetries(target, body, requestId),
+      const result = await this.breakerFor(breakerKey, tool).fire(() =>
+        this.callWithRetries(target, body, requestId, span),
       );
-    } catch (err) {
-      if (err instanceof UpstreamCallError) throw err;
-      if (err instanceof Error && CircuitBreaker.isOurError(err)) {
-        throw new UpstreamCallError(
-          'UPSTREAM_ERROR',
-          `circuit breaker refused the call: ${err.message}`,
-          {
-            reached: false,
-            attempts: 0,
-            publicMessage: PUBLIC_MESSAGE.unavailable,
-            cause: err,
-          },
-        );
+      this.options.metrics?.upstreamDuration.observe(
+        { tool, outcome: 'ok' },
+        (performance.now() - started) / 1000,
+      );
+      if (span) {
+        span.setAttribute('switchboard.tool.attempts', result.attempts);
+        span.end();
       }
-      throw new UpstreamCallError('UPSTREAM_ERROR', 'upstream call failed unexpectedly', {
-        reached: true,
-        attempts: 0,
-        cause: err,
-      });
+      return result;
+    } catch (err) {
+      const failure = asCallError(err);
+      this.options.metrics?.upstreamDuration.observe(
+        { tool, outcome: outcomeOf(failure) },
+        (performance.now() - started) / 1000,
+      );
+      if (span) {
+        span.setAttribute('switchboard.tool.attempts', failure.attempts);
+        endFailed(span, outcomeOf(failure));
+      }
+      throw failure;
     }
   }
 
@@ -207,7 +222,7 @@ export class UpstreamClient {
     await this.agent.close();
   }
 
-  private breakerFor(key: string): Breaker {
+  private breakerFor(key: string, tool: string): Breaker {
     const existing = this.breakers.get(key);
     if (existing !== undefined) return existing;
     const breaker: Breaker = new CircuitBreaker((run: Run) => run(), {
@@ -225,6 +240,13 @@ export class UpstreamClient {
       if (this.breakers.get(key) === breaker) this.breakers.delete(key);
       breaker.shutdown();
     });
+    const state = this.options.metrics?.breakerState;
+    if (state) {
+      state.set({ tool }, BREAKER_STATE.closed);
+      breaker.on('open', () => state.set({ tool }, BREAKER_STATE.open));
+      breaker.on('halfOpen', () => state.set({ tool }, BREAKER_STATE.halfOpen));
+      breaker.on('close', () => state.set({ tool }, BREAKER_STATE.closed));
+    }
     this.breakers.set(key, breaker);
     return breaker;
   }
@@ -233,6 +255,7 @@ export class UpstreamClient {
     target: Target,
     body: string,
     requestId: string | undefined,
+    span: Span | null,
   ): Promise<UpstreamResult> {
     const deadline = Date.now() + this.options.timeoutMs;
     const controller = new AbortController();
@@ -253,7 +276,14 @@ export class UpstreamClient {
       for (;;) {
         attempts += 1;
         try {
-          const answer = await this.attempt(target, body, requestId, deadline, controller.signal);
+          const answer = await this.attempt(
+            target,
+            body,
+            requestId,
+            deadline,
+            controller.signal,
+            span,
+          );
           return { ...answer, attempts };
         } catch (err) {
           if (timedOut || isUndiciTimeout(err)) throw timeoutError(attempts, err);
@@ -301,6 +331,7 @@ export class UpstreamClient {
     requestId: string | undefined,
     deadline: number,
     signal: AbortSignal,
+    span: Span | null,
   ): Promise<Omit<UpstreamResult, 'attempts'>> {
     const remaining = Math.max(1, deadline - Date.now());
     const headers: Record<string, string> = {
@@ -309,6 +340,8 @@ export class UpstreamClient {
     };
     if (requestId !== undefined) headers['x-request-id'] = requestId;
     if (target.authorization !== undefined) headers.authorization = target.authorization;
+    // The tool continues the trace: traceparent names the call's span.
+    if (span) propagation.inject(trace.setSpan(context.active(), span), headers);
 
     let response: Dispatcher.ResponseData;
     try {
@@ -340,6 +373,7 @@ export class UpstreamClient {
     }
 
     const { statusCode } = response;
+    span?.setAttribute('http.response.status_code', statusCode);
     if (statusCode < 200 || statusCode >= 300) {
       // Drained in the background so the connection can be reused; the call's abort bounds it.
       response.body.dump({ limit: DRAIN_LIMIT_BYTES, signal }).catch(() => undefined);
@@ -352,6 +386,49 @@ export class UpstreamClient {
     const raw = await readLimited(response, this.maxResponseBytes);
     return parseAnswer(raw, this.maxReportedTokens);
   }
+}
+
+/** What a failed call becomes: UpstreamCallError, whatever threw (the breaker, a bug). */
+function asCallError(err: unknown): UpstreamCallError {
+  if (err instanceof UpstreamCallError) return err;
+  if (err instanceof Error && CircuitBreaker.isOurError(err)) {
+    return new UpstreamCallError(
+      'UPSTREAM_ERROR',
+      `circuit breaker refused the call: ${err.message}`,
+      {
+        reached: false,
+        attempts: 0,
+        publicMessage: PUBLIC_MESSAGE.unavailable,
+        cause: err,
+      },
+    );
+  }
+  return new UpstreamCallError('UPSTREAM_ERROR', 'upstream call failed unexpectedly', {
+    reached: true,
+    attempts: 0,
+    cause: err,
+  });
+}
+
+/** A failed call's outcome label: timeout, refused (the tool never saw it), or error. */
+function outcomeOf(failure: UpstreamCallError): 'timeout' | 'refused' | 'error' {
+  if (failure.code === 'UPSTREAM_TIMEOUT') return 'timeout';
+  return failure.reached ? 'error' : 'refused';
+}
+
+/**
+ * The tool call's client span: the endpoint without its query string (it may hold a key), and
+ * no input or output.
+ */
+function startToolSpan(tool: string, url: string): Span | null {
+  const parsed = new URL(url);
+  return startClientSpan(`tool ${tool}`, {
+    'http.request.method': 'POST',
+    'url.full': `${parsed.origin}${parsed.pathname}`,
+    'server.address': parsed.hostname,
+    'server.port': Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80),
+    'switchboard.tool': tool,
+  });
 }
 
 function parseTarget(url: string): Target {
