@@ -39,7 +39,7 @@ const services = {
       new TaskConnection({
         page: async () => ({
           rows: rows as never[],
-          cursors: rows.map((r) => r.id),
+          cursorAt: (i: number) => rows[i]!.id,
           hasNextPage: false,
           hasPreviousPage: false,
         }),

@@ -95,9 +95,14 @@ function toPage<T>(
   if (visit) pageRows.forEach(visit);
   return {
     rows: pageRows.map((row) => toPlain(em, entity, row)),
-    cursors: pageRows.map((row) =>
-      encodeCursor({ order: q.order.name, key: row.sort_key, id: row.id }),
-    ),
+    cursorAt: (index) => {
+      const row = pageRows[index]!;
+      return encodeCursor({
+        order: q.order.name,
+        key: row.sort_key as string,
+        id: row.id as string,
+      });
+    },
     hasNextPage,
     hasPreviousPage: q.after !== null && q.after !== undefined,
   };

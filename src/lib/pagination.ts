@@ -103,7 +103,8 @@ export class PageInfo {
 /** One page of rows as a repository returns it, before it becomes a connection. */
 export interface Page<T> {
   rows: T[];
-  cursors: string[];
+  /** The cursor of `rows[index]`, encoded when asked for (most pages need only the last). */
+  cursorAt(index: number): string;
   hasNextPage: boolean;
   hasPreviousPage: boolean;
 }
@@ -147,7 +148,7 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
     })
     async edges(): Promise<Edge[]> {
       const page = await this.load();
-      return page.rows.map((row, i) => ({ cursor: page.cursors[i]!, node: row }));
+      return page.rows.map((row, i) => ({ cursor: page.cursorAt(i), node: row }));
     }
 
     @Field(() => [node], { description: 'The same rows as edges, without cursors' })
@@ -163,8 +164,8 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
       return {
         hasNextPage: page.hasNextPage,
         hasPreviousPage: page.hasPreviousPage,
-        startCursor: page.cursors[0] ?? null,
-        endCursor: page.cursors[page.cursors.length - 1] ?? null,
+        startCursor: page.rows.length > 0 ? page.cursorAt(0) : null,
+        endCursor: page.rows.length > 0 ? page.cursorAt(page.rows.length - 1) : null,
       };
     }
 
