@@ -1,48 +1,59 @@
-import { expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
 import type { TestApp } from '../helpers/create-test-app';
+import {
+  expectNoErrors,
+  type GraphQLResponse,
+  type OperationArgs,
+  type TypedDocument,
+} from '../helpers/graphql';
+import {
+  AuditLogDocument,
+  SetUserActiveDocument,
+  SetUserRoleDocument,
+  type AuditLogQuery,
+  type Role,
+} from '../helpers/graphql-types';
 
-/** Operations and calls the admin test files share. */
-export const USERS = `query($first: Int, $after: String, $filter: UserFilter) {
-  users(first: $first, after: $after, filter: $filter) {
-    totalCount
-    edges { cursor node { id email name role isActive createdAt } }
-    nodes { id }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  }
-}`;
-export const USER = `query($id: ID!) { user(id: $id) { id email name role isActive } }`;
-export const SET_ROLE = `mutation($id: ID!, $role: Role!) { setUserRole(userId: $id, role: $role) { id role isActive } }`;
-export const SET_ACTIVE = `mutation($id: ID!, $active: Boolean!) { setUserActive(userId: $id, active: $active) { id role isActive } }`;
-export const AUDIT = `query($first: Int, $after: String) {
-  auditLog(first: $first, after: $after) {
-    totalCount
-    pageInfo { hasNextPage hasPreviousPage endCursor }
-    nodes { id action targetType targetId details createdAt actor { id email role } }
-  }
-}`;
-export const ME = `{ me { id role isActive } }`;
-export const LOGIN = `mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }`;
-export const REFRESH = `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`;
-
-export const call = <T = Record<string, any>>(
+/** `app.gql`, the app first: these files call two apps (see "in a database of its own"). */
+export function call<T, V>(
+  app: TestApp,
+  document: TypedDocument<T, V>,
+  ...args: OperationArgs<V>
+): Promise<GraphQLResponse<T>>;
+export function call<T = Record<string, any>>(
   app: TestApp,
   query: string,
-  variables: Record<string, unknown> = {},
+  variables?: Record<string, unknown>,
   token?: string,
-): Promise<GraphQLResponse<T>> => app.gql<T>(query, variables, token);
+): Promise<GraphQLResponse<T>>;
+export function call(
+  app: TestApp,
+  query: string | TypedDocument<unknown, unknown>,
+  variables?: Record<string, unknown>,
+  token?: string,
+) {
+  return app.gql(query.toString(), variables, token);
+}
 
-export const setRole = (app: TestApp, token: string, id: string, role: 'USER' | 'ADMIN') =>
-  call(app, SET_ROLE, { id, role }, token);
+export const setRole = (app: TestApp, token: string, id: string, role: Role) =>
+  call(app, SetUserRoleDocument, { id, role }, token);
 export const setActive = (app: TestApp, token: string, id: string, active: boolean) =>
-  call(app, SET_ACTIVE, { id, active }, token);
+  call(app, SetUserActiveDocument, { id, active }, token);
+
+type AuditEntry = AuditLogQuery['auditLog']['nodes'][number];
 
 /** The audit entries about `targetId`, newest first (the log is shared with parallel files). */
-export async function auditFor(app: TestApp, token: string, targetId: string): Promise<any[]> {
-  const found: any[] = [];
+export async function auditFor(
+  app: TestApp,
+  token: string,
+  targetId: string,
+): Promise<AuditEntry[]> {
+  const found: AuditEntry[] = [];
   let after: string | null = null;
   for (let page = 0; page < 20; page += 1) {
-    const log: any = expectNoErrors(await call(app, AUDIT, { first: 100, after }, token)).auditLog;
-    found.push(...log.nodes.filter((n: any) => n.targetId === targetId));
+    const log: AuditLogQuery['auditLog'] = expectNoErrors(
+      await call(app, AuditLogDocument, { first: 100, after }, token),
+    ).auditLog;
+    found.push(...log.nodes.filter((n) => n.targetId === targetId));
     if (!log.pageInfo.hasNextPage) break;
     after = log.pageInfo.endCursor;
   }

@@ -5,19 +5,17 @@ import { createInterface } from 'node:readline';
 import { createScratchDatabase } from '../helpers/scratch-database';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
-import type { SeededUser } from '../helpers/seed';
 import {
-  AUDIT,
-  LOGIN,
-  ME,
-  REFRESH,
-  USER,
-  USERS,
-  auditFor,
-  call,
-  setActive,
-  setRole,
-} from './admin-fixtures';
+  AdminCountDocument,
+  AdminUserDocument,
+  AdminUsersDocument,
+  AuditLogDocument,
+  LoginTokensDocument,
+  MyRoleDocument,
+  RefreshTokenDocument,
+} from '../helpers/graphql-types';
+import type { SeededUser } from '../helpers/seed';
+import { auditFor, call, setActive, setRole } from './admin-fixtures';
 
 let t: TestApp;
 /** The seeded admin, signed in once for the whole file. */
@@ -57,13 +55,13 @@ describe('the last active admin', () => {
       role: 'USER',
       isActive: true,
     });
-    expectErrorCode(await call(t, USERS, { first: 1 }, a.accessToken), 'FORBIDDEN');
+    expectErrorCode(await call(t, AdminUsersDocument, { first: 1 }, a.accessToken), 'FORBIDDEN');
     expect(expectNoErrors(await setActive(t, b.accessToken, b.id, false)).setUserActive).toEqual({
       id: b.id,
       role: 'ADMIN',
       isActive: false,
     });
-    expectErrorCode(await call(t, ME, {}, b.accessToken), 'UNAUTHENTICATED');
+    expectErrorCode(await call(t, MyRoleDocument, {}, b.accessToken), 'UNAUTHENTICATED');
     const [demotion] = await auditFor(t, admin.accessToken, a.id);
     expect(demotion).toMatchObject({ action: 'user.setRole', actor: { id: a.id } });
     const [deactivation] = await auditFor(t, admin.accessToken, b.id);
@@ -84,9 +82,9 @@ describe('the last active admin', () => {
     let s: SeededUser;
     let a: SeededUser;
     const admins = async (token: string) =>
-      expectNoErrors(await call(iso, `{ adminStats { admins } }`, {}, token)).adminStats.admins;
+      expectNoErrors(await call(iso, AdminCountDocument, {}, token)).adminStats.admins;
     const auditCount = async (token: string) =>
-      expectNoErrors(await call(iso, AUDIT, { first: 1 }, token)).auditLog.totalCount;
+      expectNoErrors(await call(iso, AuditLogDocument, { first: 1 }, token)).auditLog.totalCount;
 
     beforeAll(async () => {
       iso = (await isolated).app!;
@@ -98,15 +96,17 @@ describe('the last active admin', () => {
       const entries = await auditCount(s.accessToken);
       expectErrorCode(await setRole(iso, s.accessToken, s.id, 'USER'), 'CONFLICT');
       expectErrorCode(await setActive(iso, s.accessToken, s.id, false), 'CONFLICT');
-      expect(expectNoErrors(await call(iso, USER, { id: s.id }, s.accessToken)).user).toMatchObject(
-        { role: 'ADMIN', isActive: true },
-      );
+      expect(
+        expectNoErrors(await call(iso, AdminUserDocument, { id: s.id }, s.accessToken)).user,
+      ).toMatchObject({ role: 'ADMIN', isActive: true });
       expect(await auditCount(s.accessToken)).toBe(entries);
       expect(await admins(s.accessToken)).toBe(1);
       // The refused deactivation did not end the admin's sessions either.
-      const refreshed = expectNoErrors(await call(iso, REFRESH, { t: s.refreshToken }));
+      const refreshed = expectNoErrors(
+        await call(iso, RefreshTokenDocument, { t: s.refreshToken }),
+      );
       s = { ...s, accessToken: refreshed.refreshToken.accessToken };
-      expectNoErrors(await call(iso, ME, {}, s.accessToken));
+      expectNoErrors(await call(iso, MyRoleDocument, {}, s.accessToken));
       // Only removing the last admin is refused: setting the role it already has is not.
       expectNoErrors(await setRole(iso, s.accessToken, s.id, 'ADMIN'));
     });
@@ -149,12 +149,14 @@ describe('the last active admin', () => {
         expectErrorCode(results.find((r) => r.errors)!, 'CONFLICT');
         // Whoever is still an active admin says how many remain and repairs the state.
         const sLogin = await iso.seed.admin();
-        const aLogin = await call(iso, LOGIN, { i: { email: a.email, password: a.password } });
+        const aLogin = await call(iso, LoginTokensDocument, {
+          i: { email: a.email, password: a.password },
+        });
         const candidates = [sLogin.accessToken, aLogin.data?.login.accessToken as string];
         let remaining = 0;
         let repairer: string | undefined;
         for (const token of candidates.filter(Boolean)) {
-          const res = await call(iso, `{ adminStats { admins } }`, {}, token);
+          const res = await call(iso, AdminCountDocument, {}, token);
           if (!res.errors) {
             remaining = res.data!.adminStats.admins;
             repairer = token;
@@ -167,8 +169,9 @@ describe('the last active admin', () => {
         s = await iso.seed.admin();
         a = {
           ...a,
-          ...expectNoErrors(await call(iso, LOGIN, { i: { email: a.email, password: a.password } }))
-            .login,
+          ...expectNoErrors(
+            await call(iso, LoginTokensDocument, { i: { email: a.email, password: a.password } }),
+          ).login,
         };
       }
     });

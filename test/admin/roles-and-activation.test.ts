@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
-import type { SeededUser } from '../helpers/seed';
 import {
-  AUDIT,
-  LOGIN,
-  ME,
-  REFRESH,
-  USERS,
-  auditFor,
-  call,
-  setActive,
-  setRole,
-} from './admin-fixtures';
+  AdminUsersDocument,
+  AuditLogDocument,
+  LoginTokensDocument,
+  MyRoleDocument,
+  RefreshTokenDocument,
+} from '../helpers/graphql-types';
+import type { SeededUser } from '../helpers/seed';
+import { auditFor, call, setActive, setRole } from './admin-fixtures';
 import { TEST_ADMIN } from '../helpers/test-config';
 
 let t: TestApp;
@@ -72,7 +69,7 @@ describe('setUserRole and setUserActive', () => {
       { id: u.id, role: 'USER', isActive: true },
     );
     const entries = await auditFor(t, actor.accessToken, u.id);
-    expect(entries.map((e) => [e.action, e.details, e.actor.id])).toEqual([
+    expect(entries.map((e) => [e.action, e.details, e.actor!.id])).toEqual([
       [
         'user.setActive',
         { before: { role: 'USER', isActive: false }, after: { role: 'USER', isActive: true } },
@@ -97,12 +94,19 @@ describe('setUserRole and setUserActive', () => {
     const actor = await t.seed.newAdmin();
     const u = await t.seed.user();
     expectNoErrors(await setActive(t, actor.accessToken, u.id, false));
-    const first = expectNoErrors(await call(t, AUDIT, { first: 1 }, actor.accessToken)).auditLog;
+    const first = expectNoErrors(
+      await call(t, AuditLogDocument, { first: 1 }, actor.accessToken),
+    ).auditLog;
     expect(first.nodes).toHaveLength(1);
     expect(first.totalCount).toBeGreaterThanOrEqual(2);
     expect(first.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
     const second = expectNoErrors(
-      await call(t, AUDIT, { first: 1, after: first.pageInfo.endCursor }, actor.accessToken),
+      await call(
+        t,
+        AuditLogDocument,
+        { first: 1, after: first.pageInfo.endCursor },
+        actor.accessToken,
+      ),
     ).auditLog;
     expect(second.nodes).toHaveLength(1);
     expect(second.nodes[0].id).not.toBe(first.nodes[0].id);
@@ -117,19 +121,19 @@ describe('deactivation and role changes apply at the next request', () => {
   it('a deactivated user’s access token, refresh token and API key stop and login is refused; after reactivation login and the API key work again, the old sessions stay ended', async () => {
     const u = await t.seed.user();
     const key = await t.seed.apiKey(u, ['TASKS_READ']);
-    expectNoErrors(await call(t, ME, {}, u.accessToken));
-    expectNoErrors(await call(t, ME, {}, key.secret));
+    expectNoErrors(await call(t, MyRoleDocument, {}, u.accessToken));
+    expectNoErrors(await call(t, MyRoleDocument, {}, key.secret));
 
     expectNoErrors(await setActive(t, admin.accessToken, u.id, false));
-    expectErrorCode(await call(t, ME, {}, u.accessToken), 'UNAUTHENTICATED');
-    expectErrorCode(await call(t, ME, {}, key.secret), 'UNAUTHENTICATED');
-    expectErrorCode(await call(t, REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    expectErrorCode(await call(t, MyRoleDocument, {}, u.accessToken), 'UNAUTHENTICATED');
+    expectErrorCode(await call(t, MyRoleDocument, {}, key.secret), 'UNAUTHENTICATED');
+    expectErrorCode(await call(t, RefreshTokenDocument, { t: u.refreshToken }), 'UNAUTHENTICATED');
     const refused = expectErrorCode(
-      await call(t, LOGIN, { i: { email: u.email, password: u.password } }),
+      await call(t, LoginTokensDocument, { i: { email: u.email, password: u.password } }),
       'UNAUTHENTICATED',
     );
     const wrong = expectErrorCode(
-      await call(t, LOGIN, { i: { email: u.email, password: 'not-the-password' } }),
+      await call(t, LoginTokensDocument, { i: { email: u.email, password: 'not-the-password' } }),
       'UNAUTHENTICATED',
     );
     // A deactivated account is not told apart from a wrong password.
@@ -137,40 +141,43 @@ describe('deactivation and role changes apply at the next request', () => {
 
     expectNoErrors(await setActive(t, admin.accessToken, u.id, true));
     const login = expectNoErrors(
-      await call(t, LOGIN, { i: { email: u.email, password: u.password } }),
+      await call(t, LoginTokensDocument, { i: { email: u.email, password: u.password } }),
     ).login;
-    expect(expectNoErrors(await call(t, ME, {}, login.accessToken)).me).toEqual({
+    expect(expectNoErrors(await call(t, MyRoleDocument, {}, login.accessToken)).me).toEqual({
       id: u.id,
       role: 'USER',
       isActive: true,
     });
     // Deactivation ended the sessions for good; keys were only suspended.
-    expectErrorCode(await call(t, ME, {}, u.accessToken), 'UNAUTHENTICATED');
-    expectErrorCode(await call(t, REFRESH, { t: u.refreshToken }), 'UNAUTHENTICATED');
-    expect(expectNoErrors(await call(t, ME, {}, key.secret)).me.id).toBe(u.id);
+    expectErrorCode(await call(t, MyRoleDocument, {}, u.accessToken), 'UNAUTHENTICATED');
+    expectErrorCode(await call(t, RefreshTokenDocument, { t: u.refreshToken }), 'UNAUTHENTICATED');
+    expect(expectNoErrors(await call(t, MyRoleDocument, {}, key.secret)).me.id).toBe(u.id);
   });
 
   it('a deactivated admin loses admin access at the next request', async () => {
     const other = await t.seed.newAdmin();
-    expectNoErrors(await call(t, USERS, { first: 1 }, other.accessToken));
+    expectNoErrors(await call(t, AdminUsersDocument, { first: 1 }, other.accessToken));
     expectNoErrors(await setActive(t, admin.accessToken, other.id, false));
-    expectErrorCode(await call(t, USERS, { first: 1 }, other.accessToken), 'UNAUTHENTICATED');
+    expectErrorCode(
+      await call(t, AdminUsersDocument, { first: 1 }, other.accessToken),
+      'UNAUTHENTICATED',
+    );
   });
 
   it('a user promoted to ADMIN can call users with their existing token; once demoted they cannot; their API key never can', async () => {
     const u = await t.seed.user();
     const key = await t.seed.apiKey(u, ['TASKS_READ', 'TASKS_WRITE', 'TOOLS_INVOKE', 'USAGE_READ']);
-    expectErrorCode(await call(t, USERS, { first: 1 }, u.accessToken), 'FORBIDDEN');
+    expectErrorCode(await call(t, AdminUsersDocument, { first: 1 }, u.accessToken), 'FORBIDDEN');
     expectNoErrors(await setRole(t, admin.accessToken, u.id, 'ADMIN'));
     const seen = expectNoErrors(
-      await call(t, USERS, { first: 1, filter: { search: u.email } }, u.accessToken),
+      await call(t, AdminUsersDocument, { first: 1, filter: { search: u.email } }, u.accessToken),
     ).users;
     expect(seen.nodes).toEqual([{ id: u.id }]);
     expect(seen.edges[0].node.role).toBe('ADMIN');
-    expect(expectNoErrors(await call(t, ME, {}, u.accessToken)).me.role).toBe('ADMIN');
-    expectErrorCode(await call(t, USERS, { first: 1 }, key.secret), 'FORBIDDEN');
+    expect(expectNoErrors(await call(t, MyRoleDocument, {}, u.accessToken)).me.role).toBe('ADMIN');
+    expectErrorCode(await call(t, AdminUsersDocument, { first: 1 }, key.secret), 'FORBIDDEN');
     expectNoErrors(await setRole(t, admin.accessToken, u.id, 'USER'));
-    expectErrorCode(await call(t, USERS, { first: 1 }, u.accessToken), 'FORBIDDEN');
-    expect(expectNoErrors(await call(t, ME, {}, u.accessToken)).me.role).toBe('USER');
+    expectErrorCode(await call(t, AdminUsersDocument, { first: 1 }, u.accessToken), 'FORBIDDEN');
+    expect(expectNoErrors(await call(t, MyRoleDocument, {}, u.accessToken)).me.role).toBe('USER');
   });
 });

@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
-import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
-import { unique, type SeededUser } from '../helpers/seed';
+import { expectErrorCode, expectNoErrors, untyped } from '../helpers/graphql';
 import {
-  AUDIT,
-  ME,
-  SET_ACTIVE,
-  SET_ROLE,
-  USER,
-  USERS,
-  auditFor,
-  call,
-  setActive,
-  setRole,
-} from './admin-fixtures';
+  AdminUserDocument,
+  AdminUserWithPlanAndTasksDocument,
+  AdminUsersDocument,
+  AuditLogDocument,
+  MyRoleDocument,
+  SetUserActiveDocument,
+  SetUserRoleDocument,
+} from '../helpers/graphql-types';
+import { unique, type SeededUser } from '../helpers/seed';
+import { auditFor, call, setActive, setRole } from './admin-fixtures';
 
 let t: TestApp;
 /** The seeded admin, signed in once for the whole file. */
@@ -33,7 +31,7 @@ describe('users and user', () => {
     const u2 = await t.seed.user({ name: `Member ${token} two` });
     const u3 = await t.seed.user({ name: `Member ${token} three` });
     const users = async (variables: Record<string, unknown>) =>
-      expectNoErrors(await call(t, USERS, variables, admin.accessToken)).users;
+      expectNoErrors(await call(t, AdminUsersDocument, variables, admin.accessToken)).users;
     const ids = (conn: any) => conn.nodes.map((n: any) => n.id);
 
     const page1 = await users({ first: 2, filter: { search: token.toUpperCase() } });
@@ -92,7 +90,7 @@ describe('users and user', () => {
     [{ filter: { search: 'a\u0000b' } }, 'search'],
   ])('refuses %j with BAD_USER_INPUT', async (variables, field) => {
     const err = expectErrorCode(
-      await call(t, USERS, variables, admin.accessToken),
+      await call(t, AdminUsersDocument, variables, admin.accessToken),
       'BAD_USER_INPUT',
     );
     expect(err.extensions?.fields.join(' ')).toContain(field);
@@ -102,13 +100,7 @@ describe('users and user', () => {
     const u = await t.seed.user({ plan: 'PRO', name: 'Pro Member' });
     const task = await t.seed.task(u, { title: 'Quarterly report' });
     const res = expectNoErrors(
-      await call(
-        t,
-        `query($id: ID!) { user(id: $id) { id email name role isActive subscription { plan { tier } }
-           tasks { totalCount nodes { id title } } } }`,
-        { id: u.id },
-        admin.accessToken,
-      ),
+      await call(t, AdminUserWithPlanAndTasksDocument, { id: u.id }, admin.accessToken),
     );
     expect(res.user).toEqual({
       id: u.id,
@@ -119,11 +111,11 @@ describe('users and user', () => {
       subscription: { plan: { tier: 'PRO' } },
       tasks: { totalCount: 1, nodes: [{ id: task.id, title: 'Quarterly report' }] },
     });
-    const none = await call(t, USER, { id: randomUUID() }, admin.accessToken);
+    const none = await call(t, AdminUserDocument, { id: randomUUID() }, admin.accessToken);
     expect(none.errors).toBeUndefined();
     expect(none.data).toEqual({ user: null });
     const bad = expectErrorCode(
-      await call(t, USER, { id: 'not-a-uuid' }, admin.accessToken),
+      await call(t, AdminUserDocument, { id: 'not-a-uuid' }, admin.accessToken),
       'BAD_USER_INPUT',
     );
     expect(bad.extensions?.fields).toEqual(['id']);
@@ -139,11 +131,11 @@ describe('users and user', () => {
 
 describe('admin fields refuse everyone else', () => {
   const operations: [string, string, (target: string) => Record<string, unknown>][] = [
-    ['users', USERS, () => ({})],
-    ['user', USER, (id) => ({ id })],
-    ['auditLog', AUDIT, () => ({})],
-    ['setUserRole', SET_ROLE, (id) => ({ id, role: 'ADMIN' })],
-    ['setUserActive', SET_ACTIVE, (id) => ({ id, active: false })],
+    ['users', untyped(AdminUsersDocument), () => ({})],
+    ['user', untyped(AdminUserDocument), (id) => ({ id })],
+    ['auditLog', untyped(AuditLogDocument), () => ({})],
+    ['setUserRole', untyped(SetUserRoleDocument), (id) => ({ id, role: 'ADMIN' })],
+    ['setUserActive', untyped(SetUserActiveDocument), (id) => ({ id, active: false })],
   ];
 
   let u: SeededUser;
@@ -164,10 +156,10 @@ describe('admin fields refuse everyone else', () => {
       expectErrorCode(anonymous, 'UNAUTHENTICATED');
       expect(anonymous.data ?? { [name]: null }).toEqual({ [name]: null });
       expect(
-        expectNoErrors(await call(t, USER, { id: target.id }, admin.accessToken)).user,
+        expectNoErrors(await call(t, AdminUserDocument, { id: target.id }, admin.accessToken)).user,
       ).toMatchObject({ role: 'USER', isActive: true });
       expect(await auditFor(t, admin.accessToken, target.id)).toEqual([]);
-      expectNoErrors(await call(t, ME, {}, target.accessToken));
+      expectNoErrors(await call(t, MyRoleDocument, {}, target.accessToken));
     },
   );
 });

@@ -337,6 +337,63 @@ export type UserCountQueryVariables = Exact<{
 
 export type UserCountQuery = { users: { totalCount: number } };
 
+export type AdminUsersQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<UserFilter>;
+}>;
+
+
+export type AdminUsersQuery = { users: { totalCount: number, edges: Array<{ cursor: string, node: { id: string, email: string, name: string, role: Role, isActive: boolean, createdAt: string } }>, nodes: Array<{ id: string }>, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } };
+
+export type AdminUserQueryVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type AdminUserQuery = { user: { id: string, email: string, name: string, role: Role, isActive: boolean } | null };
+
+export type AdminUserWithPlanAndTasksQueryVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type AdminUserWithPlanAndTasksQuery = { user: { id: string, email: string, name: string, role: Role, isActive: boolean, subscription: { plan: { tier: PlanTier } }, tasks: { totalCount: number, nodes: Array<{ id: string, title: string }> } } | null };
+
+export type SetUserRoleMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+  role: Role;
+}>;
+
+
+export type SetUserRoleMutation = { setUserRole: { id: string, role: Role, isActive: boolean } };
+
+export type SetUserActiveMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+  active: Scalars['Boolean']['input'];
+}>;
+
+
+export type SetUserActiveMutation = { setUserActive: { id: string, role: Role, isActive: boolean } };
+
+export type AuditLogQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type AuditLogQuery = { auditLog: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, action: string, targetType: string, targetId: string | null, details: unknown | null, createdAt: string, actor: { id: string, email: string, role: Role } | null }> } };
+
+export type AdminCountQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type AdminCountQuery = { adminStats: { admins: number } };
+
+export type MyRoleQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyRoleQuery = { me: { id: string, role: Role, isActive: boolean } };
+
 export type SeedAuthFragment = { accessToken: string, refreshToken: string, user: { id: string, email: string, name: string } };
 
 export type SeedRegisterMutationVariables = Exact<{
@@ -725,6 +782,126 @@ export const UserCountDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<UserCountQuery, UserCountQueryVariables>;
+export const AdminUsersDocument = new TypedDocumentString(`
+    query AdminUsers($first: Int, $after: String, $filter: UserFilter) {
+  users(first: $first, after: $after, filter: $filter) {
+    totalCount
+    edges {
+      cursor
+      node {
+        id
+        email
+        name
+        role
+        isActive
+        createdAt
+      }
+    }
+    nodes {
+      id
+    }
+    pageInfo {
+      hasNextPage
+      hasPreviousPage
+      startCursor
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<AdminUsersQuery, AdminUsersQueryVariables>;
+export const AdminUserDocument = new TypedDocumentString(`
+    query AdminUser($id: ID!) {
+  user(id: $id) {
+    id
+    email
+    name
+    role
+    isActive
+  }
+}
+    `) as unknown as TypedDocumentString<AdminUserQuery, AdminUserQueryVariables>;
+export const AdminUserWithPlanAndTasksDocument = new TypedDocumentString(`
+    query AdminUserWithPlanAndTasks($id: ID!) {
+  user(id: $id) {
+    id
+    email
+    name
+    role
+    isActive
+    subscription {
+      plan {
+        tier
+      }
+    }
+    tasks {
+      totalCount
+      nodes {
+        id
+        title
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<AdminUserWithPlanAndTasksQuery, AdminUserWithPlanAndTasksQueryVariables>;
+export const SetUserRoleDocument = new TypedDocumentString(`
+    mutation SetUserRole($id: ID!, $role: Role!) {
+  setUserRole(userId: $id, role: $role) {
+    id
+    role
+    isActive
+  }
+}
+    `) as unknown as TypedDocumentString<SetUserRoleMutation, SetUserRoleMutationVariables>;
+export const SetUserActiveDocument = new TypedDocumentString(`
+    mutation SetUserActive($id: ID!, $active: Boolean!) {
+  setUserActive(userId: $id, active: $active) {
+    id
+    role
+    isActive
+  }
+}
+    `) as unknown as TypedDocumentString<SetUserActiveMutation, SetUserActiveMutationVariables>;
+export const AuditLogDocument = new TypedDocumentString(`
+    query AuditLog($first: Int, $after: String) {
+  auditLog(first: $first, after: $after) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      hasPreviousPage
+      endCursor
+    }
+    nodes {
+      id
+      action
+      targetType
+      targetId
+      details
+      createdAt
+      actor {
+        id
+        email
+        role
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<AuditLogQuery, AuditLogQueryVariables>;
+export const AdminCountDocument = new TypedDocumentString(`
+    query AdminCount {
+  adminStats {
+    admins
+  }
+}
+    `) as unknown as TypedDocumentString<AdminCountQuery, AdminCountQueryVariables>;
+export const MyRoleDocument = new TypedDocumentString(`
+    query MyRole {
+  me {
+    id
+    role
+    isActive
+  }
+}
+    `) as unknown as TypedDocumentString<MyRoleQuery, MyRoleQueryVariables>;
 export const SeedRegisterDocument = new TypedDocumentString(`
     mutation SeedRegister($input: RegisterInput!) {
   register(input: $input) {
