@@ -18,6 +18,14 @@ import {
   gql,
 } from '@apollo/client/core/index.js';
 import { onError } from '@apollo/client/link/error/index.js';
+import { readFileSync } from 'node:fs';
+
+/**
+ * The operations, one a file in examples/operations/: `npm run codegen` checks them against the
+ * schema and types them (CI fails when one no longer fits), so this script cannot drift.
+ */
+const operation = (name) =>
+  readFileSync(new URL(`./operations/${name}.graphql`, import.meta.url), 'utf8');
 
 const base = (process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '');
 const email = process.env.EMAIL;
@@ -29,7 +37,6 @@ if (!email || !password) {
   process.exit(2);
 }
 
-const AUTH = `accessToken accessTokenExpiresAt refreshToken user { id email }`;
 let session = null; // { accessToken, accessTokenExpiresAt, refreshToken, user }
 let refreshes = 0;
 
@@ -51,10 +58,7 @@ async function authRequest(query, variables) {
 /** One refresh in flight at a time: every request that failed on an expired token waits on it. */
 let refreshing = null;
 function refreshSession() {
-  refreshing ??= authRequest(
-    `mutation($t: String!) { refreshToken(refreshToken: $t) { ${AUTH} } }`,
-    { t: session.refreshToken },
-  )
+  refreshing ??= authRequest(operation('DashboardRefresh'), { t: session.refreshToken })
     .then((next) => {
       session = next;
       refreshes += 1;
@@ -100,61 +104,22 @@ const client = new ApolloClient({
   defaultOptions: { query: { fetchPolicy: 'network-only' } },
 });
 
-const TASKS = gql`
-  query Tasks($after: String) {
-    tasks(first: 2, after: $after) {
-      nodes {
-        id
-        title
-        status
-      }
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-      totalCount
-    }
-  }
-`;
-const METERING = gql`
-  query Metering {
-    mySubscription {
-      id
-      tokensUsed
-      tokensRemaining
-      plan {
-        id
-        tier
-      }
-    }
-    myUsage {
-      calls
-      totalTokens
-    }
-  }
-`;
+const TASKS = gql(operation('DashboardTasks'));
+const METERING = gql(operation('DashboardMetering'));
 
 try {
   session = register
-    ? await authRequest(`mutation($i: RegisterInput!) { register(input: $i) { ${AUTH} } }`, {
+    ? await authRequest(operation('DashboardRegister'), {
         i: { email, password, name: 'Dashboard example' },
       })
-    : await authRequest(`mutation($i: LoginInput!) { login(input: $i) { ${AUTH} } }`, {
+    : await authRequest(operation('DashboardLogin'), {
         i: { email, password },
       });
   console.log(`signed in as ${session.user.email}`);
 
   for (const title of ['Write the report', 'Review the numbers', 'Send the invoice']) {
     await client.mutate({
-      mutation: gql`
-        mutation ($title: String!) {
-          createTask(input: { title: $title }) {
-            id
-            title
-            status
-          }
-        }
-      `,
+      mutation: gql(operation('DashboardCreateTask')),
       variables: { title },
     });
   }
@@ -169,22 +134,8 @@ try {
   console.log(`tasks: ${tasks.nodes.length} of ${tasks.totalCount}`);
 
   const called = await client.mutate({
-    mutation: gql`
-      mutation {
-        invokeTool(slug: "text-stats", input: { text: "Dashboards count words too." }) {
-          output
-          usage {
-            id
-            totalTokens
-          }
-          subscription {
-            id
-            tokensUsed
-            tokensRemaining
-          }
-        }
-      }
-    `,
+    mutation: gql(operation('DashboardInvokeTool')),
+    variables: { text: 'Dashboards count words too.' },
   });
   console.log(`text-stats: ${called.data.invokeTool.usage.totalTokens} tokens`);
 

@@ -7,6 +7,8 @@
 // Prints one line per month and tool, oldest month first: `2026-12  text-stats  3 calls  41 tokens`,
 // then `total  N calls  M tokens`. Exits 1 with the server's error code on a refused request;
 // waits and retries when told RATE_LIMITED or SERVICE_UNAVAILABLE (it honours retryAfter).
+import { readFileSync } from 'node:fs';
+
 const url = `${(process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '')}/graphql`;
 const key = process.env.SWITCHBOARD_API_KEY;
 if (!key) {
@@ -14,12 +16,12 @@ if (!key) {
   process.exit(2);
 }
 
-const PAGE = `query UsagePage($after: String) {
-  usageRecords(first: 100, after: $after) {
-    nodes { createdAt totalTokens tool { slug } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
+// The operation is examples/operations/PartnerUsagePage.graphql: `npm run codegen` checks it
+// against the schema and types it, so this script cannot drift.
+const PAGE = readFileSync(
+  new URL('./operations/PartnerUsagePage.graphql', import.meta.url),
+  'utf8',
+);
 
 async function request(query, variables) {
   for (let attempt = 1; ; attempt += 1) {

@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import { expectNoErrors } from '../helpers/graphql';
+import { DashboardLoginDocument, DashboardMeteringDocument } from '../helpers/graphql-types';
 import { unique } from '../helpers/seed';
 
 /**
@@ -30,4 +32,13 @@ it('examples/dashboard.mjs signs up, pages tasks, calls a tool, reads metering, 
   const tokens = Number(/(\d+) tokens$/.exec(lines[2]!)![1]);
   expect(lines[3]).toBe(`plan FREE: ${tokens} tokens used this period, 1 calls`);
   expect(lines[4]).toBe('after expiry: 3 answers, 1 refresh');
+
+  // The script's own operations (typed by codegen) agree with what it printed.
+  const login = expectNoErrors(
+    await t.gql(DashboardLoginDocument, { i: { email, password: 'a long passphrase 1' } }),
+  ).login;
+  expect(login.user.email).toBe(email);
+  const metering = expectNoErrors(await t.gql(DashboardMeteringDocument, {}, login.accessToken));
+  expect(metering.mySubscription.tokensUsed).toBe(tokens);
+  expect(metering.myUsage).toEqual({ calls: 1, totalTokens: tokens });
 }, 30_000);

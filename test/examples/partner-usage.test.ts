@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
+import { PartnerUsagePageDocument } from '../helpers/graphql-types';
 
 /**
  * examples/partner-usage.mjs runs as a partner would run it, against a started server, so that
@@ -66,6 +67,18 @@ describe('examples/partner-usage.mjs', () => {
     const calls = expected.reduce((n, row) => n + row.calls, 0);
     const tokens = expected.reduce((n, row) => n + row.tokens, 0);
     expect(lines.at(-1)).toBe(`total  ${calls} calls  ${tokens} tokens  (2 pages)`);
+
+    // The script's own operation (typed by codegen): its first page is full and says more follow.
+    const first = expectNoErrors(
+      await t.gql(PartnerUsagePageDocument, {}, key.secret),
+    ).usageRecords;
+    expect(first.nodes).toHaveLength(100);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = expectNoErrors(
+      await t.gql(PartnerUsagePageDocument, { after: first.pageInfo.endCursor }, key.secret),
+    ).usageRecords;
+    expect(first.nodes.length + second.nodes.length).toBe(calls);
+    expect(second.pageInfo.hasNextPage).toBe(false);
   });
 
   it('stops with the server’s code when the key may not read usage', async () => {
