@@ -102,6 +102,41 @@ describe('/metrics: GraphQL operations', () => {
       { outcome: 'refused', reason: 'unavailable' },
     ]);
   });
+
+  it('counts each reservation: made, refused over quota, refused over the rate', async () => {
+    const RESERVATIONS = 'switchboard_quota_reservations_total';
+    const count = (labels: Labels) => value(t, RESERVATIONS, labels);
+    const before = {
+      reserved: await count({ outcome: 'reserved' }),
+      quota: await count({ outcome: 'refused', reason: 'quota_exceeded' }),
+      rate: await count({ outcome: 'refused', reason: 'rate_limited' }),
+    };
+    const user = await t.seed.user();
+    const call = () =>
+      t.gql(
+        `mutation { invokeTool(slug: "text-stats", input: { text: "count me" }) { output } }`,
+        {},
+        user.accessToken,
+      );
+    expectNoErrors(await call());
+    expect(await count({ outcome: 'reserved' })).toBe(before.reserved + 1);
+
+    // The FREE quota used up: the next reservation is refused before any call.
+    await t.sql(
+      `update subscriptions set tokens_used = 10000, period_start = date_trunc('month', now())
+        where user_id = ?`,
+      [user.id],
+    );
+    expectErrorCode(await call(), 'QUOTA_EXCEEDED');
+    expect(await count({ outcome: 'refused', reason: 'quota_exceeded' })).toBe(before.quota + 1);
+
+    // FREE allows 10 calls a minute; this user has made 2.
+    await t.sql(`update subscriptions set tokens_used = 0 where user_id = ?`, [user.id]);
+    for (let i = 0; i < 8; i += 1) expectNoErrors(await call());
+    expectErrorCode(await call(), 'RATE_LIMITED');
+    expect(await count({ outcome: 'refused', reason: 'rate_limited' })).toBe(before.rate + 1);
+    expect(await count({ outcome: 'reserved' })).toBe(before.reserved + 9);
+  });
 });
 
 describe('/metrics: upstream tools', () => {

@@ -163,14 +163,21 @@ export class InvocationService {
     }
 
     this.validator.validate(`${tool.id}:${tool.updatedAt.getTime()}`, tool.inputSchema, args.input);
-    await this.rateLimiter.consume('invoke', userId, plan.requestsPerMinute);
-
     const estimatedInput = estimateTokens(args.input);
-    const reservation = await this.subscriptions.reserve(
-      em,
-      userId,
-      estimatedInput + tool.maxOutputTokens,
-    );
+    let reservation: Reservation;
+    try {
+      await this.rateLimiter.consume('invoke', userId, plan.requestsPerMinute);
+      reservation = await this.subscriptions.reserve(
+        em,
+        userId,
+        estimatedInput + tool.maxOutputTokens,
+      );
+    } catch (err) {
+      // Counted by reason in /metrics: quota_exceeded, rate_limited, unavailable or error.
+      this.metrics?.quotaRefused(err);
+      throw err;
+    }
+    this.metrics?.quotaReserved();
 
     if (key) {
       if (!(await this.claim(em, userId, key, hash!))) {
