@@ -14,23 +14,27 @@ import { Client } from 'pg';
  * the session lookup, one statement, and the cost budget). The server runs as a process of its
  * own (the TypeScript through swc, as the tests run it; package.json's node flags), on
  * DATABASE_URL's server (a scratch database `switchboard_telemetry_bench`, recreated) or on an
- * embedded PGlite; the load comes from this process (autocannon, closed loop). Three runs, in
- * this order: telemetry off, on (every span exported over OTLP/HTTP to a sink in this process
- * that counts them), off again (the spread between the two "off" runs is this machine's noise).
+ * embedded PGlite; the load comes from this process (autocannon, closed loop). Two servers run
+ * side by side, telemetry off and on (every span exported over OTLP/HTTP to a sink in this
+ * process that counts them), and take the load in turns, a few seconds each, round after round:
+ * whatever else the machine does lands on both alike (back to back, two runs of the same server
+ * here differed by a third).
  *
- *   npm run bench:telemetry [-- --seconds 10 --connections 20 --server-dir ../other-checkout]
+ *   npm run bench:telemetry [-- --rounds 4 --slice 4 --connections 20 --baseline ../other-checkout]
  *
- * `--server-dir` runs the server from another checkout (e.g. a worktree of the commit before
- * telemetry) against the same database, to compare "off" with no tracing code at all.
+ * `--baseline` adds a third server from another checkout (e.g. a worktree of the commit before
+ * telemetry, its node_modules linked to this one's), on the same database: "off" against no
+ * tracing code at all.
  */
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length - 1; i += 2) {
   args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
 }
-const SECONDS = Number(args.get('seconds') ?? 10);
+const ROUNDS = Number(args.get('rounds') ?? 4);
+const SLICE = Number(args.get('slice') ?? 4);
 const WARMUP = 3;
 const CONNECTIONS = Number(args.get('connections') ?? 20);
-const SERVER_DIR = resolve(args.get('server-dir') ?? '.');
+const BASELINE = args.has('baseline') ? resolve(args.get('baseline')!) : null;
 const QUERY = JSON.stringify({ query: '{ me { id email } }' });
 
 async function database(): Promise<Record<string, string>> {
@@ -84,10 +88,11 @@ async function startSink(): Promise<{
 
 async function startServer(
   env: Record<string, string>,
+  dir: string,
 ): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const flags = (
-    JSON.parse(readFileSync(join(SERVER_DIR, 'package.json'), 'utf8')) as {
+    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
       config?: { nodeFlags?: string };
     }
   ).config?.nodeFlags;
@@ -95,7 +100,7 @@ async function startServer(
     process.execPath,
     [...(flags ? flags.split(' ') : []), 'scripts/run-ts.mjs', 'src/main.ts'],
     {
-      cwd: SERVER_DIR,
+      cwd: dir,
       env: {
         PATH: process.env.PATH ?? '',
         ...env,
@@ -181,64 +186,99 @@ function load(base: string, accessToken: string, seconds: number) {
   });
 }
 
-interface Figures {
+interface Arm {
   label: string;
-  rps: number;
-  p50: number;
-  p97: number;
-  cpuMsPerRequest: number;
+  child: ChildProcess;
+  base: string;
+  accessToken: string;
+  requests: number;
+  seconds: number;
+  cpuMs: number;
   errors: number;
+  p50: number[];
+  p97: number[];
 }
 
-async function measure(label: string, env: Record<string, string>): Promise<Figures> {
-  const { child, base } = await startServer(env);
-  try {
-    const accessToken = await token(base, 'bench@example.com');
-    await load(base, accessToken, WARMUP);
-    const before = cpuTicks(child.pid!);
-    const result = await load(base, accessToken, SECONDS);
-    const cpuMs = (cpuTicks(child.pid!) - before) * 10;
-    return {
-      label,
-      rps: result.requests.average,
-      p50: result.latency.p50,
-      p97: result.latency.p97_5,
-      cpuMsPerRequest: cpuMs / result.requests.total,
-      errors: result.errors + result.non2xx,
-    };
-  } finally {
-    await stopServer(child);
-  }
+async function arm(label: string, env: Record<string, string>, dir = '.'): Promise<Arm> {
+  const { child, base } = await startServer(env, dir);
+  const accessToken = await token(base, 'bench@example.com');
+  await load(base, accessToken, WARMUP);
+  return {
+    label,
+    child,
+    base,
+    accessToken,
+    requests: 0,
+    seconds: 0,
+    cpuMs: 0,
+    errors: 0,
+    p50: [],
+    p97: [],
+  };
 }
+
+async function slice(a: Arm): Promise<void> {
+  const before = cpuTicks(a.child.pid!);
+  const result = await load(a.base, a.accessToken, SLICE);
+  a.cpuMs += (cpuTicks(a.child.pid!) - before) * 10;
+  a.requests += result.requests.total;
+  a.seconds += result.duration;
+  a.errors += result.errors + result.non2xx;
+  a.p50.push(result.latency.p50);
+  a.p97.push(result.latency.p97_5);
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const db = await database();
   const sink = await startSink();
-  const runs: Figures[] = [];
-  runs.push(await measure('off', db));
-  runs.push(
-    await measure('on (OTLP to a local sink)', { ...db, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }),
+  const otlp = { ...db, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
+  // One after the other: the first migrates the database.
+  const arms = [await arm('off', db)];
+  arms.push(await arm('on (OTLP to a local sink)', otlp));
+  arms.push(
+    await arm('on, 10% sampled', {
+      ...otlp,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    }),
   );
-  const exported = { requests: sink.requests, spans: sink.spans };
-  runs.push(await measure('off, again', db));
-  sink.server.close();
+  if (BASELINE) arms.push(await arm('no tracing code (baseline)', db, BASELINE));
+  try {
+    for (let round = 0; round < ROUNDS; round += 1) {
+      // Each round starts with the next arm, every other one in reverse: no arm always follows
+      // the same one (a traced server still exports its last spans while the next one runs).
+      const order = round % 2 === 0 ? arms : [...arms].reverse();
+      for (let k = 0; k < arms.length; k += 1) await slice(order[(round + k) % arms.length]!);
+    }
+  } finally {
+    await Promise.all(arms.map((a) => stopServer(a.child)));
+    sink.server.close();
+  }
 
   console.log(
-    `\n{ me { id email } }, ${CONNECTIONS} connections, ${SECONDS} s after ${WARMUP} s warm-up, ` +
-      `${db.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}, server from ${SERVER_DIR}\n`,
+    `\n{ me { id email } }, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SLICE} s per server ` +
+      `after ${WARMUP} s warm-up, ${db.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}` +
+      `${BASELINE ? `, baseline ${BASELINE}` : ''}\n`,
   );
-  for (const r of runs) {
+  const rps = (a: Arm) => a.requests / a.seconds;
+  const cpu = (a: Arm) => a.cpuMs / a.requests;
+  const off = arms[0]!;
+  const change = (value: number, of: number) => {
+    const pct = ((value - of) / of) * 100;
+    return `${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`;
+  };
+  for (const a of arms) {
     console.log(
-      `${r.label.padEnd(28)} ${r.rps.toFixed(0).padStart(6)} req/s   p50 ${r.p50} ms   ` +
-        `p97.5 ${r.p97} ms   ${r.cpuMsPerRequest.toFixed(3)} ms CPU/request   ${r.errors} errors`,
+      `${a.label.padEnd(28)} ${rps(a).toFixed(0).padStart(6)} req/s ${change(rps(a), rps(off)).padStart(7)}   ` +
+        `${cpu(a).toFixed(3)} ms CPU/request ${change(cpu(a), cpu(off)).padStart(7)}   ` +
+        `p50 ${median(a.p50)} ms   p97.5 ${median(a.p97)} ms   ${a.errors} errors`,
     );
   }
-  const off = (runs[0]!.rps + runs[2]!.rps) / 2;
-  const on = runs[1]!.rps;
   console.log(
-    `\ntracing on: ${(((on - off) / off) * 100).toFixed(1)}% requests/s against the mean of the ` +
-      `two "off" runs (which differ by ${((Math.abs(runs[0]!.rps - runs[2]!.rps) / off) * 100).toFixed(1)}%); ` +
-      `${exported.spans} spans in ${exported.requests} OTLP requests reached the sink`,
+    `\n${sink.spans} spans in ${sink.requests} OTLP requests reached the sink ` +
+      `(warm-ups and sign-ins included)`,
   );
 }
 
