@@ -5,6 +5,7 @@ import type { IRules } from 'graphql-shield/typings/types';
 import type { Context } from '../context';
 import { ApiKeyScope } from '../entities/enums';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { FIELD_SCOPES } from './field-scopes';
 import { canReadProfile } from './rules/can-read-profile.rule';
 import { hasScope } from './rules/has-scope.rule';
 import { invokeSelectionInScope } from './rules/invoke-selection.rule';
@@ -69,13 +70,14 @@ export const permissionRules: IRules = {
   User: {
     '*': allow,
     // A profile is `me`'s data (TASKS_READ) wherever it is reached from, e.g. UsageRecord.user.
-    email: canReadProfile,
-    name: canReadProfile,
-    role: canReadProfile,
-    isActive: canReadProfile,
-    subscription: and(isSelfOrAdmin, hasScope(ApiKeyScope.USAGE_READ)),
-    usage: and(isSelfOrAdmin, hasScope(ApiKeyScope.USAGE_READ)),
-    tasks: and(isSelfOrAdmin, hasScope(ApiKeyScope.TASKS_READ)),
+    // The scopes of these fields come from FIELD_SCOPES, which invokeTool's check reads too.
+    email: canReadProfile(FIELD_SCOPES.User!.email!),
+    name: canReadProfile(FIELD_SCOPES.User!.name!),
+    role: canReadProfile(FIELD_SCOPES.User!.role!),
+    isActive: canReadProfile(FIELD_SCOPES.User!.isActive!),
+    subscription: and(isSelfOrAdmin, hasScope(FIELD_SCOPES.User!.subscription!)),
+    usage: and(isSelfOrAdmin, hasScope(FIELD_SCOPES.User!.usage!)),
+    tasks: and(isSelfOrAdmin, hasScope(FIELD_SCOPES.User!.tasks!)),
   },
   // endpointUrl answers null to anyone but an admin (its resolver): a list never fails on it.
   Tool: { '*': allow },
@@ -90,7 +92,10 @@ export const permissionRules: IRules = {
   ApiKey: { '*': allow },
   ApiKeyCreated: { '*': allow },
   AuthPayload: { '*': allow },
-  ToolInvocation: { '*': allow, subscription: hasScope(ApiKeyScope.USAGE_READ) },
+  ToolInvocation: {
+    '*': allow,
+    subscription: hasScope(FIELD_SCOPES.ToolInvocation!.subscription!),
+  },
   AuditEntry: { '*': allow },
   PlatformStats: { '*': allow },
   TaskStatusCount: { '*': allow },

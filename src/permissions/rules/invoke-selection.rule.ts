@@ -1,41 +1,63 @@
-import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import {
+  getNamedType,
+  isInterfaceType,
+  isObjectType,
+  type GraphQLNamedType,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
 import { rule } from 'graphql-shield';
 import type { Context } from '../../context';
-import { ApiKeyScope } from '../../entities/enums';
+import type { ApiKeyScope } from '../../entities/enums';
 import { ForbiddenError } from '../../errors';
+import { scopeOf } from '../field-scopes';
 
 /**
- * What an invokeTool result may ask for with an API key, by path below `invokeTool`: the same
- * scopes the fields need anywhere else (see index.ts). Checked before the tool runs, because
- * refusing one of these fields afterwards would null the whole (non-null) result of a call that
- * has already been charged: the caller would pay for an output it never sees.
+ * What an invokeTool result may ask for with an API key: every field below `invokeTool` needs
+ * the scope it needs anywhere else (../field-scopes.ts, the table the permission map reads).
+ * Checked before the tool runs, because refusing one of these fields afterwards would null the
+ * whole (non-null) result of a call that has already been charged: the caller would pay for an
+ * output it never sees.
  */
-const NEEDS: readonly [RegExp, ApiKeyScope][] = [
-  [/^subscription(\.|$)/, ApiKeyScope.USAGE_READ],
-  [/^usage\.user\.(subscription|usage)(\.|$)/, ApiKeyScope.USAGE_READ],
-  [/^usage\.user\.(email|name|role|isActive|tasks)(\.|$)/, ApiKeyScope.TASKS_READ],
-];
+interface Needed {
+  path: string;
+  scope: ApiKeyScope;
+}
 
-/** Field paths selected below the current field, through fragments, `__typename` aside. */
-function selectedPaths(info: GraphQLResolveInfo): string[] {
-  const paths: string[] = [];
-  const visit = (set: SelectionSetNode | undefined, prefix: string, depth: number) => {
-    if (!set || depth > 32) return;
+/** The fields selected below the current one that need a scope, through fragments. */
+function scopedSelections(info: GraphQLResolveInfo): Needed[] {
+  const needed: Needed[] = [];
+  const visit = (
+    set: SelectionSetNode | undefined,
+    type: GraphQLNamedType,
+    prefix: string,
+    depth: number,
+  ) => {
+    if (!set || depth > 32 || !(isObjectType(type) || isInterfaceType(type))) return;
+    const fields = type.getFields();
     for (const selection of set.selections) {
       if (selection.kind === 'Field') {
-        if (selection.name.value === '__typename') continue;
-        const path = prefix + selection.name.value;
-        paths.push(path);
-        visit(selection.selectionSet, `${path}.`, depth + 1);
-      } else if (selection.kind === 'InlineFragment') {
-        visit(selection.selectionSet, prefix, depth + 1);
+        const name = selection.name.value;
+        const field = fields[name];
+        if (!field) continue; // __typename (validation has refused anything unknown)
+        const path = prefix + name;
+        const scope = scopeOf(type.name, name);
+        if (scope) needed.push({ path, scope });
+        visit(selection.selectionSet, getNamedType(field.type), `${path}.`, depth + 1);
       } else {
-        visit(info.fragments[selection.name.value]?.selectionSet, prefix, depth + 1);
+        const set =
+          selection.kind === 'InlineFragment' ? selection : info.fragments[selection.name.value];
+        const condition = set?.typeCondition
+          ? info.schema.getType(set.typeCondition.name.value)
+          : type;
+        if (set && condition) visit(set.selectionSet, condition, prefix, depth + 1);
       }
     }
   };
-  for (const node of info.fieldNodes) visit(node.selectionSet, '', 0);
-  return paths;
+  for (const node of info.fieldNodes) {
+    visit(node.selectionSet, getNamedType(info.returnType), '', 0);
+  }
+  return needed;
 }
 
 export const invokeSelectionInScope = rule({ cache: 'no_cache' })((
@@ -47,14 +69,12 @@ export const invokeSelectionInScope = rule({ cache: 'no_cache' })((
   const v = ctx.viewer;
   if (v.kind !== 'user') return false;
   if (v.via === 'jwt') return true;
-  for (const path of selectedPaths(info)) {
-    for (const [pattern, scope] of NEEDS) {
-      if (pattern.test(path) && !v.scopes.has(scope)) {
-        return new ForbiddenError(
-          `This API key lacks the ${scope} scope to read invokeTool.${path}; the tool was not run`,
-          { requiredScope: scope },
-        );
-      }
+  for (const { path, scope } of scopedSelections(info)) {
+    if (!v.scopes.has(scope)) {
+      return new ForbiddenError(
+        `This API key lacks the ${scope} scope to read invokeTool.${path}; the tool was not run`,
+        { requiredScope: scope },
+      );
     }
   }
   return true;
