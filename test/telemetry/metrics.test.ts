@@ -168,11 +168,9 @@ describe('/metrics: upstream tools', () => {
     const invoke = () => t.gql<any>(INVOKE, { slug: tool.slug, input: { q: 1 } }, user.accessToken);
 
     expectNoErrors(await invoke());
-    // The tool's slug once the caller names it (UpstreamClient.call's `tool`), else its id.
+    // Labelled by the tool's slug (bounded: tools come from the admin's registry).
     const samples = await scrape(t);
-    const labelled = samples.find(
-      (s) => s.name === UPSTREAM && [tool.slug, tool.id].includes(s.labels.tool!),
-    );
+    const labelled = samples.find((s) => s.name === UPSTREAM && s.labels.tool === tool.slug);
     expect(labelled).toBeDefined();
     const label = labelled!.labels.tool!;
     expect(await value(t, UPSTREAM, { tool: label, outcome: 'ok' })).toBe(1);

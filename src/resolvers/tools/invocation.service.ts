@@ -361,7 +361,13 @@ export class InvocationService {
     let reported: { inputTokens: number; outputTokens: number } | null = null;
     try {
       if (tool.endpointUrl) {
-        const result = await this.upstream.call(tool.id, tool.endpointUrl, input, requestId);
+        const result = await this.upstream.call(
+          tool.id,
+          tool.endpointUrl,
+          input,
+          requestId,
+          tool.slug,
+        );
         // PostgreSQL cannot store NUL or unpaired surrogates: an answer carrying one is not usable.
         if (unstorableTextPaths(result.output, 'output', 1).length > 0) {
           throw new UpstreamError('Invalid answer from the tool');
