@@ -30,7 +30,7 @@ import { guardSchema } from './permissions';
 import { buildAppSchema, printAppSchema } from './schema/build-schema';
 import { seedInitialData } from './seeders/initial-data';
 import { createServices } from './services';
-import { startTelemetry } from './telemetry';
+import { startTelemetry, type Telemetry } from './telemetry';
 import { UpstreamClient } from './upstream/upstream-client';
 
 export { createLogger } from './logger';
@@ -69,7 +69,34 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     serviceName: config.otelServiceName,
     logger,
   });
-  if (telemetry) logger.info({ endpoint: config.otelTracesEndpoint }, 'exporting traces (OTLP)');
+  if (telemetry) {
+    // The origin only: an endpoint's user info or query string can carry a collector's token.
+    logger.info({ endpoint: originOf(config.otelTracesEndpoint) }, 'exporting traces (OTLP)');
+  }
+  try {
+    return await buildApp(config, options, logger, clock, telemetry);
+  } catch (err) {
+    // A start that fails leaves no tracer registered in the process (a retry could not start one).
+    await telemetry?.shutdown().catch(() => undefined);
+    throw err;
+  }
+}
+
+function originOf(url: string | undefined): string | undefined {
+  try {
+    return url === undefined ? undefined : new URL(url).origin;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+async function buildApp(
+  config: Config,
+  options: AppOptions,
+  logger: Logger,
+  clock: Clock,
+  telemetry: Telemetry | null,
+): Promise<App> {
   const metrics = new Metrics(config.nodeEnv !== 'test', config.metricsOperationNames);
   const database = await openDatabase(config, logger, metrics);
   const { orm } = database;

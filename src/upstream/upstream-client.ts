@@ -417,14 +417,14 @@ function outcomeOf(failure: UpstreamCallError): 'timeout' | 'refused' | 'error' 
 }
 
 /**
- * The tool call's client span: the endpoint without its query string (it may hold a key), and
- * no input or output.
+ * The tool call's client span: the endpoint's origin only (its path or query string may hold a
+ * key, as webhook URLs do; the tool's slug names it), and no input or output.
  */
 function startToolSpan(tool: string, url: string): Span | null {
   const parsed = new URL(url);
   return startClientSpan(`tool ${tool}`, {
     'http.request.method': 'POST',
-    'url.full': `${parsed.origin}${parsed.pathname}`,
+    'url.full': parsed.origin,
     'server.address': parsed.hostname,
     'server.port': Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80),
     'switchboard.tool': tool,

@@ -1,9 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createApp } from '../../src/app';
 import { telemetry } from '../../src/telemetry';
 import { startTestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
+import { testConfig } from '../helpers/test-config';
 
 interface Received {
   method: string;
@@ -101,4 +104,31 @@ it('exports the spans as OTLP/HTTP JSON to the endpoint, with the SDK reading it
     else process.env.OTEL_EXPORTER_OTLP_HEADERS = before;
     await new Promise((resolve) => collector.server.close(resolve));
   }
+});
+
+it('shuts tracing down again when the app fails to start after it, so a retry can start it', async () => {
+  // A database nobody listens for (port 9 refuses at once): the start fails after tracing began.
+  const failing = testConfig({
+    databaseUrl: 'postgres://postgres@127.0.0.1:9/nothing',
+    otelTracesEndpoint: 'http://127.0.0.1:9/v1/traces',
+  });
+  await expect(createApp(failing)).rejects.toThrow(/ECONNREFUSED/);
+  expect(telemetry.enabled).toBe(false);
+  const t = await startTestApp({ otelTracesEndpoint: 'http://127.0.0.1:9/v1/traces' });
+  expect(telemetry.enabled).toBe(true);
+  await t.close();
+  expect(telemetry.enabled).toBe(false);
+});
+
+it('logs where it exports to without the credentials an endpoint can carry', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  const t = await startTestApp(
+    { otelTracesEndpoint: 'http://user:tok3n@127.0.0.1:9/v1/traces?api-key=k3y' },
+    { logger },
+  );
+  await t.close();
+  const started = lines.find((line) => line.includes('exporting traces'));
+  expect(started).toContain('"endpoint":"http://127.0.0.1:9"');
+  expect(lines.join('\n')).not.toMatch(/tok3n|k3y/);
 });

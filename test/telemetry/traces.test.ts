@@ -159,7 +159,7 @@ describe('traces (OpenTelemetry)', () => {
     it('is a client span under the operation, and the tool receives its traceparent', async () => {
       const admin = await t.seed.admin();
       const tool = await createTool(t, admin.accessToken, {
-        endpointUrl: `${upstream.url}?key=s3cret`,
+        endpointUrl: `${upstream.url}/hook-s3cret-path?key=s3cret`,
       });
       const { res, spans, server } = await traced(
         INVOKE,
@@ -173,7 +173,7 @@ describe('traces (OpenTelemetry)', () => {
       expect(call.kind).toBe(SpanKind.CLIENT);
       expect(call.attributes).toMatchObject({
         'http.request.method': 'POST',
-        'url.full': upstream.url,
+        'url.full': new URL(upstream.url).origin,
         'server.address': '127.0.0.1',
         'http.response.status_code': 200,
         'switchboard.tool.attempts': 1,
