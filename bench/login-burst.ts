@@ -1,14 +1,13 @@
 /* eslint-disable no-console */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
-import { Client } from 'pg';
 import { Agent, request } from 'undici';
+import { freePort, processTicks, scratchDatabase } from './scratch';
 
 /**
  * `npm run bench:login-burst`: what a burst of sign-ins costs everyone else. The built server
@@ -27,32 +26,6 @@ const USERS = 20;
 const LOGINS_PER_USER = 10; // 20 x 10 = 200; 10 a minute is the default per-email budget
 const LOGINS = USERS * LOGINS_PER_USER; // 200, 20 per address: the address budget is 30
 const PASSWORD = 'bench-password-123';
-
-async function database(): Promise<{ env: Record<string, string>; label: string }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) {
-    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-login-burst-'));
-    process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
-    return { env: { DATA_DIR: dataDir }, label: 'embedded PGlite (in the server process)' };
-  }
-  const admin = new Client({ connectionString: base });
-  await admin.connect();
-  await admin.query('drop database if exists switchboard_login_burst with (force)');
-  await admin.query('create database switchboard_login_burst');
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = '/switchboard_login_burst';
-  return { env: { DATABASE_URL: url.toString() }, label: `PostgreSQL (${url.host})` };
-}
-
-/** A port nobody listens on, for the server (its logs go to a file, not to this process). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /**
  * Starts `node dist/src/main.js` and resolves once `/health` answers. Its logs (a line a request
@@ -182,15 +155,6 @@ function busyTicks(): number {
     return NaN;
   }
 }
-function processTicks(pid: number | 'self'): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return NaN;
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
@@ -209,7 +173,7 @@ async function main() {
   const coreRate = 1000 / hashMs;
   const workers = Math.max(1, availableParallelism() - 1);
 
-  const db = await database();
+  const db = await scratchDatabase('switchboard_login_burst');
   const { child, base, log } = await startServer({
     ...db.env,
     NODE_ENV: 'production',

@@ -1,13 +1,12 @@
 /* eslint-disable no-console */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
+import { freePort, processTicks, scratchDatabase } from './scratch';
 
 /**
  * `npm run bench:telemetry`: what tracing costs a simple authenticated query (`{ me { id email } }`:
@@ -36,31 +35,6 @@ const WARMUP = 3;
 const CONNECTIONS = Number(args.get('connections') ?? 20);
 const BASELINE = args.has('baseline') ? resolve(args.get('baseline')!) : null;
 const QUERY = JSON.stringify({ query: '{ me { id email } }' });
-
-async function database(): Promise<Record<string, string>> {
-  const base = process.env.DATABASE_URL;
-  if (!base) {
-    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-telemetry-bench-'));
-    process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
-    return { DATA_DIR: dataDir };
-  }
-  const admin = new Client({ connectionString: base });
-  await admin.connect();
-  await admin.query('drop database if exists switchboard_telemetry_bench with (force)');
-  await admin.query('create database switchboard_telemetry_bench');
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = '/switchboard_telemetry_bench';
-  return { DATABASE_URL: url.toString() };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((done) => probe.close(done));
-  return port;
-}
 
 /** An OTLP/HTTP collector that counts what it gets (spans by their ids in the JSON). */
 async function startSink(): Promise<{
@@ -159,17 +133,6 @@ async function token(base: string, email: string): Promise<string> {
   return login.data.login.accessToken;
 }
 
-/** CPU ticks (1/100 s) the process has used. */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return NaN;
-  }
-}
-
 function load(base: string, accessToken: string, seconds: number) {
   return new Promise<autocannon.Result>((done, fail) => {
     autocannon(
@@ -218,9 +181,9 @@ async function arm(label: string, env: Record<string, string>, dir = '.'): Promi
 }
 
 async function slice(a: Arm): Promise<void> {
-  const before = cpuTicks(a.child.pid!);
+  const before = processTicks(a.child.pid!);
   const result = await load(a.base, a.accessToken, SLICE);
-  a.cpuMs += (cpuTicks(a.child.pid!) - before) * 10;
+  a.cpuMs += (processTicks(a.child.pid!) - before) * 10;
   a.requests += result.requests.total;
   a.seconds += result.duration;
   a.errors += result.errors + result.non2xx;
@@ -231,7 +194,7 @@ async function slice(a: Arm): Promise<void> {
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 async function main() {
-  const db = await database();
+  const db = (await scratchDatabase('switchboard_telemetry_bench')).env;
   const sink = await startSink();
   const otlp = { ...db, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
   // One after the other: the first migrates the database.

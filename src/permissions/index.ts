@@ -6,7 +6,6 @@ import type { Context } from '../context';
 import { ApiKeyScope } from '../entities/enums';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import { FIELD_SCOPES } from './field-scopes';
-import { canReadProfile } from './rules/can-read-profile.rule';
 import { hasScope } from './rules/has-scope.rule';
 import { invokeSelectionInScope } from './rules/invoke-selection.rule';
 import { isAdmin } from './rules/is-admin.rule';
@@ -19,6 +18,8 @@ const tasksWrite = and(isSignedIn, hasScope(ApiKeyScope.TASKS_WRITE));
 const toolsInvoke = and(isSignedIn, hasScope(ApiKeyScope.TOOLS_INVOKE));
 const usageRead = and(isSignedIn, hasScope(ApiKeyScope.USAGE_READ));
 const jwtUser = and(isSignedIn, isJwtUser);
+/** A User's profile fields: anonymous callers reach them only through their own AuthPayload. */
+const profile = { anonymousPasses: true };
 const admin = and(isSignedIn, isAdmin);
 
 /**
@@ -71,10 +72,10 @@ export const permissionRules: IRules = {
     '*': allow,
     // A profile is `me`'s data (TASKS_READ) wherever it is reached from, e.g. UsageRecord.user.
     // The scopes of these fields come from FIELD_SCOPES, which invokeTool's check reads too.
-    email: canReadProfile(FIELD_SCOPES.User!.email!),
-    name: canReadProfile(FIELD_SCOPES.User!.name!),
-    role: canReadProfile(FIELD_SCOPES.User!.role!),
-    isActive: canReadProfile(FIELD_SCOPES.User!.isActive!),
+    email: hasScope(FIELD_SCOPES.User!.email!, profile),
+    name: hasScope(FIELD_SCOPES.User!.name!, profile),
+    role: hasScope(FIELD_SCOPES.User!.role!, profile),
+    isActive: hasScope(FIELD_SCOPES.User!.isActive!, profile),
     subscription: and(isSelfOrAdmin, hasScope(FIELD_SCOPES.User!.subscription!)),
     usage: and(isSelfOrAdmin, hasScope(FIELD_SCOPES.User!.usage!)),
     tasks: and(isSelfOrAdmin, hasScope(FIELD_SCOPES.User!.tasks!)),

@@ -11,7 +11,7 @@ type AnyRule = { name?: string; rules?: AnyRule[] };
 /** The names of the scope rules inside a rule (through and/or/chain). */
 function scopeRules(rule: AnyRule | undefined): string[] {
   if (!rule) return [];
-  const own = /^(hasScope|canReadProfile):/.test(rule.name ?? '') ? [rule.name!] : [];
+  const own = /^hasScope(OrAnonymous)?:/.test(rule.name ?? '') ? [rule.name!] : [];
   return [...own, ...(rule.rules ?? []).flatMap(scopeRules)];
 }
 

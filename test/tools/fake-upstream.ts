@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { TestApp } from '../helpers/create-test-app';
+import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
-import { unique } from '../helpers/seed';
+import { unique, type SeededUser } from '../helpers/seed';
 
 export interface SeenRequest {
   headers: IncomingMessage['headers'];
@@ -129,7 +129,7 @@ export const INVOKE = `mutation($slug: String!, $input: JSON!, $key: String) {
  * invokeTool as `token`, on `app` when given, else on the file's app (looked up at each call:
  * test files start theirs in a `beforeAll`).
  */
-export function invoker(fileApp: () => TestApp) {
+function invoker(fileApp: () => TestApp) {
   return (
     token: string,
     slug: string,
@@ -170,3 +170,24 @@ export async function meter(
 
 /** ceil(JSON characters / 4), the contract's estimate when a tool reports no usage. */
 export const estimate = (value: unknown): number => Math.ceil(JSON.stringify(value).length / 4);
+
+/**
+ * What every invokeTool suite sets up: a server and an admin before its tests (handed to `use`)
+ * and, after them, every upstream in `upstreams` closed and the server stopped. Returns the
+ * suite's invoke().
+ */
+export function invokeSuite(
+  use: (t: TestApp, admin: SeededUser) => void,
+  upstreams: FakeUpstream[],
+) {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+    use(app, await app.seed.admin());
+  });
+  afterAll(async () => {
+    await Promise.all(upstreams.map((u) => u.close()));
+    await app.close();
+  });
+  return invoker(() => app);
+}

@@ -5,7 +5,7 @@ import type { SeededUser } from '../helpers/seed';
 import {
   createTool,
   type FakeUpstream,
-  invoker,
+  invokeSuite,
   meter,
   sendJson,
   startUpstream,
@@ -15,15 +15,7 @@ let t: TestApp;
 let admin: SeededUser;
 const upstreams: FakeUpstream[] = [];
 
-beforeAll(async () => {
-  t = await startTestApp();
-  admin = await t.seed.admin();
-});
-afterAll(async () => {
-  await Promise.all(upstreams.map((u) => u.close()));
-  await t.close();
-});
-const invoke = invoker(() => t);
+const invoke = invokeSuite((app, a) => ((t = app), (admin = a)), upstreams);
 
 describe('idempotency keys', () => {
   it('replays the same output and usage without calling the tool or charging again; other input is a CONFLICT', async () => {

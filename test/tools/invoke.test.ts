@@ -1,4 +1,4 @@
-import { startTestApp, type TestApp } from '../helpers/create-test-app';
+import type { TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
 import type { SeededUser } from '../helpers/seed';
 import {
@@ -6,7 +6,7 @@ import {
   estimate,
   type FakeUpstream,
   FREE_QUOTA,
-  invoker,
+  invokeSuite,
   meter,
   sendJson,
   startUpstream,
@@ -17,15 +17,7 @@ let t: TestApp;
 let admin: SeededUser;
 const upstreams: FakeUpstream[] = [];
 
-beforeAll(async () => {
-  t = await startTestApp();
-  admin = await t.seed.admin();
-});
-afterAll(async () => {
-  await Promise.all(upstreams.map((u) => u.close()));
-  await t.close();
-});
-const invoke = invoker(() => t);
+const invoke = invokeSuite((app, a) => ((t = app), (admin = a)), upstreams);
 
 describe('built-in tools through invokeTool', () => {
   let refusedUser: SeededUser | undefined;
