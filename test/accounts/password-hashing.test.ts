@@ -248,7 +248,7 @@ describe('unknown email and wrong password', () => {
     const wrong: number[] = [];
     const unknown: number[] = [];
     let message = '';
-    for (let i = 0; i < 6; i += 1) {
+    for (let i = 0; i < 10; i += 1) {
       const w = await timed(() => login(a, u.email, 'wrong-password'));
       const n = await timed(() => login(a, `${unique()}@example.com`, 'wrong-password'));
       message = expectErrorCode(w.value, 'UNAUTHENTICATED').message;
@@ -256,7 +256,10 @@ describe('unknown email and wrong password', () => {
       wrong.push(w.ms);
       unknown.push(n.ms);
     }
-    const ratio = median(unknown) / median(wrong);
+    // The fastest of each: load from the other jest worker only ever adds time, so the minimum
+    // is each path's own cost (medians of a few samples drifted past 2x on a loaded machine).
+    // Without the dummy hash an unknown email answers in ~1 ms against ~70 ms: a ratio near 0.
+    const ratio = Math.min(...unknown) / Math.min(...wrong);
     expect(ratio).toBeGreaterThan(0.5);
     expect(ratio).toBeLessThan(2);
   });
