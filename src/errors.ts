@@ -13,6 +13,13 @@ export class UnauthenticatedError extends AppError {
   }
 }
 
+/** A credential was sent but is not (or no longer) good: bad, expired, revoked, deactivated. */
+export class InvalidCredentialsError extends UnauthenticatedError {
+  constructor() {
+    super('Invalid, expired or revoked credentials');
+  }
+}
+
 export class ForbiddenError extends AppError {
   constructor(message = 'You are not allowed to do this', extra: Record<string, unknown> = {}) {
     super(message, 'FORBIDDEN', extra);

@@ -118,7 +118,10 @@ export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock =
     usageByTool: usageLoader((ids, range) => usage.byTool(ids, range)),
     usageByDay: usageLoader((ids, range) => usage.byDay(ids, range)),
   };
-  if (viewer?.kind === 'user') loaders.user.prime(viewer.account.id, viewer.account as User);
+  // An unverified viewer's account is primed once its check has read it (auth/session-check.ts).
+  if (viewer?.kind === 'user' && !('unverified' in viewer && viewer.unverified)) {
+    loaders.user.prime(viewer.account.id, viewer.account as User);
+  }
   return loaders;
 }
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ApiKey, User } from '../entities';
 import { isUuid } from '../lib/ids';
+import { unverifiedViewer } from './session-check';
 import { AccessTokens, parseApiKey, safeEqualHex, sha256 } from './tokens';
 import { ANONYMOUS, INVALID_CREDENTIALS, type Viewer } from './viewer';
 
@@ -15,18 +16,32 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class Authenticator {
   constructor(private readonly accessTokens: AccessTokens) {}
 
-  async authenticate(em: EntityManager, header: string | undefined, now: Date): Promise<Viewer> {
+  /**
+   * With `deferSessionCheck`, a valid access token's session is not read here: the viewer is
+   * `unverified` and the request's one statement checks it (./session-check.ts).
+   */
+  async authenticate(
+    em: EntityManager,
+    header: string | undefined,
+    now: Date,
+    deferSessionCheck = false,
+  ): Promise<Viewer> {
     if (!header) return ANONYMOUS;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) return INVALID_CREDENTIALS;
     const credential = match[1]!;
     if (credential.startsWith('sk_')) return this.fromApiKey(em, credential, now);
-    return this.fromAccessToken(em, credential);
+    return this.fromAccessToken(em, credential, deferSessionCheck);
   }
 
-  private async fromAccessToken(em: EntityManager, token: string): Promise<Viewer> {
+  private async fromAccessToken(
+    em: EntityManager,
+    token: string,
+    deferSessionCheck: boolean,
+  ): Promise<Viewer> {
     const claims = this.accessTokens.verify(token);
     if (!claims || !isUuid(claims.sub) || !isUuid(claims.sid)) return INVALID_CREDENTIALS;
+    if (deferSessionCheck) return unverifiedViewer(claims.sub, claims.sid);
     const account = await em.getRepository(User).activeBySession(claims.sub, claims.sid);
     if (!account) return INVALID_CREDENTIALS;
     return { kind: 'user', via: 'jwt', account, sessionId: claims.sid };

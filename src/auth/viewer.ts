@@ -16,7 +16,17 @@ export interface ViewerAccount {
 
 export type Viewer =
   | { kind: 'anonymous'; reason: 'none' | 'invalid' }
-  | { kind: 'user'; via: 'jwt'; account: ViewerAccount; sessionId: string }
+  | {
+      kind: 'user';
+      via: 'jwt';
+      account: ViewerAccount;
+      sessionId: string;
+      /**
+       * Set while the session check has not run yet because it rides on the request's one
+       * statement (./session-check.ts): only `account.id` is known (the token's subject).
+       */
+      unverified?: true;
+    }
   | {
       kind: 'user';
       via: 'apiKey';

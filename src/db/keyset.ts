@@ -55,12 +55,18 @@ export function decodeKeysetCursor(order: KeysetOrder, after: string | null | un
  * `(key, id)` order, compared as a row so that paging neither skips nor repeats rows, one more
  * than asked to tell whether more follow.
  */
-function pageStatement(q: KeysetQuery, partition?: { column: string; ids: readonly string[] }) {
+function pageStatement(
+  q: KeysetQuery,
+  partition?: { column: string; ids: readonly string[] } | { column: string; ref: string },
+  numbered = false,
+) {
   const { order } = q;
   const cursor = decodeKeysetCursor(order, q.after);
   const where = new SqlFilter();
-  if (partition?.ids.length === 1) where.and(`t.${partition.column} = ?`, partition.ids[0]);
-  else if (partition) where.and(`t.${partition.column} = any(?::uuid[])`, uuidArray(partition.ids));
+  const ids = partition && 'ids' in partition ? partition.ids : null;
+  if (partition && 'ref' in partition) where.and(`t.${partition.column} = ${partition.ref}`);
+  else if (ids?.length === 1) where.and(`t.${partition!.column} = ?`, ids[0]);
+  else if (ids) where.and(`t.${partition!.column} = any(?::uuid[])`, uuidArray(ids));
   where.andAll(q.filter);
   if (cursor) {
     const op = order.descending ? '<' : '>';
@@ -69,11 +75,17 @@ function pageStatement(q: KeysetQuery, partition?: { column: string; ids: readon
   }
   const dir = order.descending ? 'desc' : 'asc';
   const orderBy = order.unique ? `${order.key} ${dir}` : `${order.key} ${dir}, t.id ${dir}`;
-  const select = [`t.*`, `(${order.key})::text as sort_key`, ...(q.columns ?? [])].join(', ');
+  const select = [
+    `t.*`,
+    `(${order.key})::text as sort_key`,
+    ...(q.columns ?? []),
+    // The page's own order, for a reader that cannot keep it (keysetPageUnder's JSON).
+    ...(numbered ? [`row_number() over (order by ${orderBy}) as ord`] : []),
+  ].join(', ');
   const from = q.join ? `${q.table} t ${q.join.sql}` : `${q.table} t`;
   const params = [...(q.join?.params ?? []), ...where.params, q.first + 1];
   const sql =
-    partition && partition.ids.length > 1
+    partition && ids && ids.length > 1
       ? `select * from (
           select ${select}, row_number() over (partition by t.${partition.column} order by ${orderBy}) as rn
             from ${from} ${where.sql}) ranked
@@ -121,6 +133,45 @@ export async function keysetPage<T>(
   const { sql, params } = pageStatement(q);
   const rows: Row[] = await query(em, sql, params);
   return toPage(em, entity, rows, q, visit);
+}
+
+/** A statement of at most one row that a page is read under (keysetPageUnder). */
+export interface HeadStatement {
+  /** Selects at most one row; every column's name starts with `head_`. */
+  sql: string;
+  params: readonly unknown[];
+  /** The head column whose value the page's `column` must equal. */
+  key: string;
+}
+
+/**
+ * A one-row `head` statement and the page of `q.table` under it (rows whose `column` equals
+ * the head's `key`), in one statement: the page is read only when the head has a row, so the
+ * head can be a gate (e.g. the viewer's session check). Null when the head has no row; the head
+ * row otherwise (its `head_` columns), with the page (maybe empty). The page comes back as one
+ * JSON array beside the head (the head's columns are sent and parsed once, not once a row),
+ * in the page's order (its `ord`).
+ */
+export async function keysetPageUnder<T>(
+  em: EntityManager,
+  entity: new (...args: never[]) => T,
+  q: KeysetQuery,
+  column: string,
+  head: HeadStatement,
+): Promise<{ head: Record<string, unknown>; page: Page<T> } | null> {
+  const page = pageStatement(q, { column, ref: `h.${head.key}` }, true);
+  const rows: (Record<string, unknown> & { page_rows: string | null })[] = await query(
+    em,
+    `select h.*, (select json_agg(p order by p.ord)::text from (${page.sql}) p) as page_rows
+       from (${head.sql}) h`,
+    // In the order of their placeholders: the select list comes before the from.
+    [...page.params, ...head.params],
+  );
+  const first = rows[0];
+  if (!first) return null;
+  const { page_rows: pageRows, ...headRow } = first;
+  const pageOf: Row[] = pageRows === null ? [] : (JSON.parse(pageRows) as Row[]);
+  return { head: headRow, page: toPage(em, entity, pageOf, q, undefined) };
 }
 
 /**

@@ -4,9 +4,17 @@ import { Task } from './task.entity';
 import { TIMESTAMP_KEY, type Page } from '../lib/pagination';
 import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
-import { decodeKeysetCursor, keysetPage, keysetPages, type KeysetOrder } from '../db/keyset';
+import type { ViewerAccount } from '../auth/viewer';
+import {
+  decodeKeysetCursor,
+  keysetPage,
+  keysetPageUnder,
+  keysetPages,
+  type KeysetOrder,
+} from '../db/keyset';
 import { query as run } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
+import { activeBySessionHead, headToViewerAccount } from './user.repository';
 
 export interface TaskFilterValues {
   status?: TaskStatus[] | null;
@@ -91,6 +99,32 @@ export class TaskRepository extends EntityRepository<Task> {
     const em = this.getEntityManager();
     if (!ownerIds) return new Map([[null, await keysetPage(em, Task, q)]]);
     return keysetPages(em, Task, q, 'owner_id', ownerIds);
+  }
+
+  /**
+   * The session's own page: the session check of a request (users.activeBySession) and the
+   * page of its account's tasks in one statement. The page is read only for a live session of
+   * an active account; null otherwise.
+   */
+  async sessionPage(
+    userId: string,
+    sessionId: string,
+    query: TaskPageQuery,
+  ): Promise<{ account: ViewerAccount; page: Page<Task> } | null> {
+    const result = await keysetPageUnder(
+      this.getEntityManager(),
+      Task,
+      {
+        table: 'tasks',
+        filter: taskFilter(query.filter),
+        order: keysetOrder(query.order),
+        first: query.first,
+        after: query.after,
+      },
+      'owner_id',
+      activeBySessionHead(userId, sessionId),
+    );
+    return result && { account: headToViewerAccount(result.head), page: result.page };
   }
 
   /** Task counts for each owner (or of all tasks when null) with the same filter. */

@@ -1,6 +1,6 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import type { ViewerAccount } from '../auth/viewer';
-import { countRows, keysetPage, NEWEST_FIRST } from '../db/keyset';
+import { countRows, keysetPage, NEWEST_FIRST, type HeadStatement } from '../db/keyset';
 import { query } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
 import { uuidArray } from '../lib/ids';
@@ -36,6 +36,36 @@ export function toViewerAccount(row: ViewerAccountRow): ViewerAccount {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
+}
+
+/**
+ * activeBySession's check as the head of another statement (db/keyset.ts keysetPageUnder): the
+ * account, its columns named `head_<column>`, when the session is live and the account active.
+ */
+export function activeBySessionHead(userId: string, sessionId: string): HeadStatement {
+  return {
+    sql: `select u.id as head_id, u.email as head_email, u.name as head_name, u.role as head_role,
+                 u.is_active as head_is_active, u.created_at as head_created_at,
+                 u.updated_at as head_updated_at
+            from users u
+            join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
+           where u.id = ? and u.is_active`,
+    params: [sessionId, userId],
+    key: 'head_id',
+  };
+}
+
+/** The account of an activeBySessionHead row. */
+export function headToViewerAccount(head: Record<string, unknown>): ViewerAccount {
+  return toViewerAccount({
+    id: head.head_id as string,
+    email: head.head_email as string,
+    name: head.head_name as string,
+    role: head.head_role as Role,
+    is_active: head.head_is_active as boolean,
+    created_at: head.head_created_at as Date,
+    updated_at: head.head_updated_at as Date,
+  });
 }
 
 export interface UserFilterValues {
@@ -81,14 +111,13 @@ export class UserRepository extends EntityRepository<User> {
    * statement: a deactivation or a revoked session applies at the next request.
    */
   async activeBySession(userId: string, sessionId: string): Promise<ViewerAccount | null> {
-    const rows: ViewerAccountRow[] = await query(
+    const head = activeBySessionHead(userId, sessionId);
+    const rows: Record<string, unknown>[] = await query(
       this.getEntityManager(),
-      `select ${VIEWER_ACCOUNT_COLUMNS} from users u
-         join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
-        where u.id = ? and u.is_active`,
-      [sessionId, userId],
+      head.sql,
+      head.params as unknown[],
     );
-    return rows[0] ? toViewerAccount(rows[0]) : null;
+    return rows[0] ? headToViewerAccount(rows[0]) : null;
   }
 
   /**

@@ -7,10 +7,12 @@ import { SERVICE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from '../errors'
 import type { Clock } from '../lib/clock';
 import { createLoaders } from '../loaders';
 import type { ContextExtras } from './graphql-handler';
+import { sessionCheckCanRide } from './session-deferral';
 
 /**
  * A GraphQL request's context: its EntityManager (the Idempotency-Key transaction's, or a fresh
- * fork), the viewer its credential names (one statement), its DataLoaders. A database that does
+ * fork), the viewer its credential names (one statement, or none when the session check rides
+ * on the request's page: ./session-deferral.ts), its DataLoaders. A database that does
  * not answer the credential check makes the whole request 503 with Retry-After.
  */
 export function requestContext(
@@ -22,7 +24,13 @@ export function requestContext(
     const em = extra.em ?? fork();
     let viewer: Context['viewer'];
     try {
-      viewer = await authenticator.authenticate(em, request.headers.authorization, clock.now());
+      viewer = await authenticator.authenticate(
+        em,
+        request.headers.authorization,
+        clock.now(),
+        // Not inside an Idempotency-Key transaction (mutations only; kept simple).
+        !extra.em && sessionCheckCanRide(request),
+      );
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       request.log.warn({ err: (err as Error).message }, 'database unavailable');

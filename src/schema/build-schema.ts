@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchemaSync, type NonEmptyArray } from 'type-graphql';
+import { sessionBeforeInputErrors } from '../auth/session-check';
 import { validateArgument } from '../lib/validation';
 import type { Services } from '../services';
 import { AccountResolver } from '../resolvers/accounts/account.resolver';
@@ -50,7 +51,7 @@ export function buildAppSchema(services?: Services): GraphQLSchema {
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: true,
-    validateFn: validateArgument,
+    validateFn: sessionBeforeInputErrors(validateArgument),
     container: { get: (cls) => instances.get(cls) },
   });
   // type-graphql has no option for the root types' own descriptions.

@@ -1,5 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { signedIn } from '../../auth/require-viewer';
+import { settleSession, verifySession } from '../../auth/session-check';
 import type { SignedInViewer } from '../../auth/viewer';
+import type { Context } from '../../context';
 import { Task, User } from '../../entities';
 import { TaskPriority, TaskStatus } from '../../entities/enums';
 import {
@@ -7,7 +10,7 @@ import {
   decodeTaskCursor,
   type TaskOrderValues,
 } from '../../entities/task.repository';
-import { BadUserInputError, NotFoundError } from '../../errors';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
@@ -73,6 +76,32 @@ export class TaskService {
     return new TaskConnection({
       page: () => loaders.taskPage.load({ ownerId, query }),
       count: () => loaders.taskCount.load({ ownerId, filter }),
+    });
+  }
+
+  /**
+   * The caller's own page when its session check rides on it (auth/session-check.ts): one
+   * statement reads the session and the page; a gone session reads no row and answers
+   * UNAUTHENTICATED. Bad arguments are refused after the session is checked on its own.
+   */
+  async sessionPage(ctx: Context, args: ListArgs): Promise<TaskConnection> {
+    const viewer = signedIn(ctx);
+    if (viewer.via !== 'jwt') throw new UnauthenticatedError();
+    let query: ReturnType<typeof pageQuery>;
+    try {
+      query = pageQuery(args);
+    } catch (err) {
+      await verifySession(ctx);
+      throw err;
+    }
+    const result = await ctx.em
+      .getRepository(Task)
+      .sessionPage(viewer.account.id, viewer.sessionId, query);
+    const { account } = settleSession(ctx, result?.account ?? null);
+    const { filter } = query;
+    return new TaskConnection({
+      page: () => Promise.resolve(result!.page),
+      count: () => ctx.loaders.taskCount.load({ ownerId: account.id, filter }),
     });
   }
 
