@@ -15,4 +15,9 @@ export interface Context {
   logger: FastifyBaseLogger;
   /** The request's Idempotency-Key header when it calls invokeTool: that call's default key. */
   idempotencyKey?: string;
+  /**
+   * Set while an unverified viewer's session is being checked on its own before execution
+   * (http/session-deferral.ts): what reads the viewer before execution waits for it.
+   */
+  session?: Promise<void>;
 }

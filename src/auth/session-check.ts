@@ -2,7 +2,12 @@ import type { Context } from '../context';
 import { User } from '../entities';
 import { Role } from '../entities/enums';
 import { InvalidCredentialsError, UnauthenticatedError } from '../errors';
-import type { SignedInViewer, Viewer, ViewerAccount } from './viewer';
+import {
+  INVALID_CREDENTIALS,
+  type SignedInViewer,
+  type Viewer,
+  type ViewerAccount,
+} from './viewer';
 
 /**
  * The session check of a request, riding on its one statement.
@@ -55,18 +60,34 @@ export function settleSession(ctx: Context, account: ViewerAccount | null): Sign
   return verified;
 }
 
+/** The viewer's session has not been checked yet (it rides on the page's statement). */
+export function isUnverified(viewer: Viewer): boolean {
+  return viewer.kind === 'user' && viewer.via === 'jwt' && viewer.unverified === true;
+}
+
 /**
- * The session check in a statement of its own, for an unverified viewer whose request fails
- * before its page is read (bad arguments): a gone session answers UNAUTHENTICATED, as it would
- * have up front, not the input error.
+ * The session check in a statement of its own, as the request's context would have run it:
+ * the viewer becomes the verified account, or, for a gone session, invalid credentials (an
+ * anonymous viewer the permission rules refuse, exactly as up front).
  */
-export async function verifySession(ctx: Context): Promise<void> {
+export async function verifySessionNow(ctx: Context): Promise<void> {
   const viewer = ctx.viewer;
   if (viewer.kind !== 'user' || viewer.via !== 'jwt' || !viewer.unverified) return;
   const account = await ctx.em
     .getRepository(User)
     .activeBySession(viewer.account.id, viewer.sessionId);
-  settleSession(ctx, account);
+  if (account) settleSession(ctx, account);
+  else ctx.viewer = INVALID_CREDENTIALS;
+}
+
+/**
+ * For an unverified viewer whose request fails before its page is read (bad arguments): a gone
+ * session answers UNAUTHENTICATED, as it would have up front, not the input error.
+ */
+export async function verifySession(ctx: Context): Promise<void> {
+  if (!isUnverified(ctx.viewer)) return;
+  await verifySessionNow(ctx);
+  if (ctx.viewer.kind !== 'user') throw new InvalidCredentialsError();
 }
 
 /** A type-graphql validateFn that checks an unverified viewer's session before refusing input. */

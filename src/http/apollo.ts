@@ -14,6 +14,7 @@ import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { serviceUnavailableStatus } from './graphql-handler';
 import { operationTelemetry } from './operation-telemetry';
+import { sessionCheckPlugin } from './session-deferral';
 
 /**
  * Apollo Server over the guarded schema, started: error mapping, query cost, the operation's
@@ -44,6 +45,8 @@ export async function startApollo(
       ApolloServerPluginLandingPageDisabled(),
       // Its per-field hook wraps every resolver; responses here are per-user and never cached.
       ApolloServerPluginCacheControlDisabled(),
+      // Before the cost plugin: it waits for an unverified session this checks on its own.
+      sessionCheckPlugin(),
       queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
       operationTelemetry(metrics),
       errorLogger(),

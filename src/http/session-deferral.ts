@@ -1,12 +1,35 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { FastifyRequest } from 'fastify';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
+import { isUnverified, verifySessionNow } from '../auth/session-check';
+import type { Context } from '../context';
 
 /** Longer documents are never deferred (and never cached here): the hot pages are short. */
 const MAX_DOCUMENT_LENGTH = 2_000;
 const MAX_CACHED = 500;
 
-/** Verdicts by document text and operation name; cleared when full (a bound, not an LRU). */
+/** Verdicts by [operation name, document], most recently used last. */
 const verdicts = new Map<string, boolean>();
+
+/**
+ * The GraphQL request as Apollo will read it: the parsed JSON body of a POST, or, for a GET, the
+ * query string parsed exactly as http/graphql-handler.ts hands it to Apollo (URLSearchParams
+ * over everything after the first `?`), never Fastify's own parse of it, which cuts at `#` and
+ * keeps badly encoded values raw.
+ */
+function graphqlParams(
+  request: FastifyRequest,
+): { query?: unknown; operationName?: unknown } | null {
+  if (request.method === 'GET') {
+    const q = request.url.indexOf('?');
+    if (q === -1) return null;
+    const params = new URLSearchParams(request.url.slice(q));
+    return { query: params.get('query'), operationName: params.get('operationName') };
+  }
+  const body = request.body as unknown;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
+  return body as { query?: unknown; operationName?: unknown };
+}
 
 /**
  * May this request's session check ride on its one statement (../auth/session-check.ts)? Yes
@@ -14,44 +37,48 @@ const verdicts = new Map<string, boolean>();
  * `tasks`, without directives: that field's resolver then reads the session and the page
  * together, and everything else in the document resolves below it, after the check. Anything
  * else (another root field, a fragment at the root, a mutation, a batch, a document that does
- * not parse) checks the session up front, as every request did before.
+ * not parse) checks the session up front, as every request did before. A prediction only:
+ * sessionCheckPlugin holds Apollo's own reading of the request to it.
  */
 export function sessionCheckCanRide(request: FastifyRequest): boolean {
-  const source = (request.method === 'GET' ? request.query : request.body) as
-    | { query?: unknown; operationName?: unknown }
-    | null
-    | undefined;
-  if (!source || typeof source !== 'object' || Array.isArray(source)) return false;
+  const source = graphqlParams(request);
+  if (!source) return false;
   const { query, operationName } = source;
   if (typeof query !== 'string' || query.length > MAX_DOCUMENT_LENGTH) return false;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
     return false;
-  const key = `${operationName ?? ''}\n${query}`;
+  const key = JSON.stringify([operationName ?? null, query]);
   let verdict = verdicts.get(key);
   if (verdict === undefined) {
-    verdict = rootIsOneTasksField(query, operationName ?? null);
-    if (verdicts.size >= MAX_CACHED) verdicts.clear();
-    verdicts.set(key, verdict);
+    verdict = predict(query, operationName ?? null);
+    if (verdicts.size >= MAX_CACHED) verdicts.delete(verdicts.keys().next().value!);
+  } else {
+    verdicts.delete(key); // to the end: most recently used
   }
+  verdicts.set(key, verdict);
   return verdict;
 }
 
-function rootIsOneTasksField(query: string, operationName: string | null): boolean {
-  let operation: OperationDefinitionNode | undefined;
+function predict(query: string, operationName: string | null): boolean {
   try {
     const operations = parse(query, { noLocation: true, maxTokens: 1_000 }).definitions.filter(
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
     );
-    operation =
+    const operation =
       operationName === null
         ? operations.length === 1
           ? operations[0]
           : undefined
         : operations.find((d) => d.name?.value === operationName);
+    return operation !== undefined && rootIsOneTasksField(operation);
   } catch {
     return false;
   }
-  if (!operation || operation.operation !== 'query' || operation.directives?.length) return false;
+}
+
+/** A query whose root selections are one `tasks` field and maybe `__typename`, no directives. */
+export function rootIsOneTasksField(operation: OperationDefinitionNode): boolean {
+  if (operation.operation !== 'query' || operation.directives?.length) return false;
   let tasks = 0;
   for (const selection of operation.selectionSet.selections) {
     if (selection.kind !== Kind.FIELD || selection.directives?.length) return false;
@@ -59,4 +86,26 @@ function rootIsOneTasksField(query: string, operationName: string | null): boole
     else if (selection.name.value !== '__typename') return false;
   }
   return tasks === 1;
+}
+
+/**
+ * Fails closed: once Apollo has resolved the operation it will run, a viewer left unverified
+ * for any other operation than one `tasks` root field (a prediction that read the request
+ * otherwise) is checked there and then, in a statement of its own, before the query cost is
+ * charged (the cost plugin waits for it: `ctx.session`) and before anything executes. Listed
+ * before the cost plugin, so that its hook starts first.
+ */
+export function sessionCheckPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue: ctx, operation }) {
+          if (!isUnverified(ctx.viewer)) return;
+          if (operation && rootIsOneTasksField(operation)) return;
+          ctx.session = verifySessionNow(ctx);
+          await ctx.session;
+        },
+      };
+    },
+  };
 }

@@ -12,6 +12,8 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { isUnverified, verifySessionNow } from '../auth/session-check';
+import { INVALID_CREDENTIALS } from '../auth/viewer';
 import type { Context } from '../context';
 import { QueryTooComplexError, RateLimitedError } from '../errors';
 import type { CostBudget } from '../lib/cost-budget';
@@ -233,8 +235,20 @@ export function queryCostPlugin(
               400,
             );
           }
+          // An unverified viewer being checked on its own (http/session-deferral.ts): its outcome
+          // decides who pays.
+          if (contextValue.session) await contextValue.session;
           payer = costPayer(contextValue);
-          const take = await budget.take(payer, requested);
+          let take = await budget.take(payer, requested);
+          if (!take.ok && isUnverified(contextValue.viewer)) {
+            // Refused on the account's bucket before its session was checked: a gone session
+            // pays from its address's bucket, as it would have up front.
+            await verifySessionNow(contextValue);
+            if (contextValue.viewer.kind === 'anonymous') {
+              payer = costPayer(contextValue);
+              take = await budget.take(payer, requested);
+            }
+          }
           available = take.available;
           if (!take.ok) {
             throw withStatus(new RateLimitedError(take.retryAfter), 429, [
@@ -243,7 +257,7 @@ export function queryCostPlugin(
           }
           ran = true;
         },
-        async willSendResponse({ response, document, operation }) {
+        async willSendResponse({ response, document, operation, contextValue }) {
           if (requested === null || response.body.kind !== 'single') return;
           const result = response.body.singleResult;
           let actual = 0;
@@ -252,7 +266,16 @@ export function queryCostPlugin(
               requested,
               actualCost(schema, document, operation, result.data as Record<string, unknown>),
             );
-            if (actual < requested) available = await budget.refund(payer, requested - actual);
+            if (isUnverified(contextValue.viewer)) {
+              // The session rode on the page and proved gone (auth/session-check.ts): the
+              // account pays nothing back; the address pays what ran, and its bucket is the one
+              // reported, as up front.
+              await budget.refund(payer, requested);
+              payer = costPayer({ ...contextValue, viewer: INVALID_CREDENTIALS });
+              available = (await budget.take(payer, actual)).available;
+            } else if (actual < requested) {
+              available = await budget.refund(payer, requested - actual);
+            }
             metrics?.queryCost.observe(actual);
           }
           // The operation's span (http/operation-telemetry.ts) is the active one in Apollo's hooks.

@@ -1,9 +1,15 @@
+import { request } from 'node:http';
 import jwt from 'jsonwebtoken';
 import type { FastifyRequest } from 'fastify';
-import { sessionCheckCanRide } from '../../src/http/session-deferral';
+import { parse, type OperationDefinitionNode } from 'graphql';
+import { isUnverified, unverifiedViewer } from '../../src/auth/session-check';
+import { INVALID_CREDENTIALS } from '../../src/auth/viewer';
+import type { Context } from '../../src/context';
+import { sessionCheckCanRide, sessionCheckPlugin } from '../../src/http/session-deferral';
+import { createLoaders } from '../../src/loaders';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
-import { LogoutDocument } from '../helpers/graphql-types';
+import { LoginTokensDocument, LogoutDocument } from '../helpers/graphql-types';
 import { unique, type SeededUser } from '../helpers/seed';
 import { createTasks, FAST_HASHING } from './task-fixtures';
 
@@ -184,6 +190,135 @@ describe('the tasks page with the session check in its statement', () => {
   });
 });
 
+/** A GET as sent on the wire, path and query string byte for byte (fetch would drop a `#`). */
+function rawGet(url: string, path: string, token: string): Promise<GraphQLResponse> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: hostname,
+        port,
+        path,
+        method: 'GET',
+        headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': '1' },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode, ...JSON.parse(body) }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('a request read two ways never skips the check', () => {
+  let gone: SeededUser;
+  beforeAll(async () => {
+    gone = await t.seed.user();
+    expectNoErrors(await t.gql(LogoutDocument, { t: gone.refreshToken }, gone.accessToken));
+  });
+
+  it('a GET whose query string a router would cut at `#` runs the document Apollo reads, checked', async () => {
+    const hidden = encodeURIComponent(`{ me { email isActive } }`);
+    const res = await rawGet(
+      t.url,
+      `/graphql#query={tasks{totalCount}}&x=?query=${hidden}`,
+      gone.accessToken,
+    );
+    expectErrorCode(res, 'UNAUTHENTICATED');
+    expect(res.data ?? null).toBeNull();
+    expect(JSON.stringify(res)).not.toContain(gone.email);
+  });
+
+  it('a GET with a badly encoded value, read raw by one parser and decoded by another', async () => {
+    const res = await rawGet(
+      t.url,
+      `/graphql?query={tasks(after:"%22)@skip(if:true){totalCount},me{email},apiKeys{id}}%23%ZZ"){totalCount}}`,
+      gone.accessToken,
+    );
+    expect(res.errors?.length).toBeGreaterThan(0);
+    expect(res.data ?? null).toBeNull();
+    expect(JSON.stringify(res)).not.toContain(gone.email);
+  });
+
+  it('whatever the prediction said, an unverified viewer is checked before any other operation runs', async () => {
+    const live = await t.seed.user();
+    const sid = (token: string) => (jwt.decode(token) as { sid: string }).sid;
+    const hook = (await sessionCheckPlugin().requestDidStart!({} as never))!.didResolveOperation!;
+    const run = async (user: SeededUser, query: string) => {
+      const em = t.app.orm.em.fork();
+      const ctx = {
+        em,
+        viewer: unverifiedViewer(user.id, sid(user.accessToken)),
+        loaders: createLoaders(em),
+      } as unknown as Context;
+      const operation = parse(query).definitions[0] as OperationDefinitionNode;
+      await hook({ contextValue: ctx, operation } as never);
+      return ctx.viewer;
+    };
+    // Another operation: checked now; a gone session becomes invalid credentials.
+    expect(await run(gone, `{ me { email } }`)).toEqual(INVALID_CREDENTIALS);
+    const verified = await run(live, `{ me { email } }`);
+    expect(verified).toMatchObject({ kind: 'user', account: { id: live.id, email: live.email } });
+    expect(isUnverified(verified)).toBe(false);
+    // The one `tasks` root field: left to the page's statement.
+    expect(isUnverified(await run(gone, `{ tasks { totalCount } }`))).toBe(true);
+  });
+});
+
+describe('query cost of a gone session whose check rode on the page', () => {
+  let c: TestApp;
+  beforeAll(async () => {
+    // Buckets in this process (no Redis: the address's bucket is this app's alone), small and
+    // slow to refill, so that what each bucket was charged shows.
+    c = await startTestApp({
+      ...FAST_HASHING,
+      redisUrl: undefined,
+      queryMaxCost: 1_000,
+      costBucketSize: 1_000,
+      costRestoreRate: 1,
+    });
+  });
+  afterAll(() => c.close());
+
+  it('is paid from the address’s bucket and reports it, as up front: never RATE_LIMITED by the account’s', async () => {
+    const u = await c.seed.user();
+    const other = expectNoErrors(
+      await c.gql(LoginTokensDocument, { i: { email: u.email, password: u.password } }),
+    ).login;
+    // Behind the API (creating them through it would spend the small budget).
+    await c.sql(
+      `insert into tasks (id, owner_id, title, created_at, updated_at)
+       select gen_random_uuid(), ?, 't' || g, now() - g * interval '1 second', now()
+         from generate_series(1, 100) g`,
+      [u.id],
+    );
+    const page = `{ tasks(first: 100) { nodes { id title } } }`; // 1 + 100 x 3 = 301
+    // The account's bucket nearly spent by its live session: 3 full pages.
+    let userAvailable = 1_000;
+    for (let i = 0; i < 3; i += 1) {
+      const res = await c.gql(page, {}, other.accessToken);
+      expectNoErrors(res);
+      userAvailable = res.extensions?.cost.throttleStatus.currentlyAvailable;
+    }
+    expect(userAvailable).toBeLessThan(301);
+    // The logged-out session asks for the same page: its check rides on it.
+    expectNoErrors(await c.gql(LogoutDocument, { t: u.refreshToken }, u.accessToken));
+    const res = await c.gql(page, {}, u.accessToken);
+    expectErrorCode(res, 'UNAUTHENTICATED');
+    expect(res.data ?? null).toBeNull();
+    // The address's bucket, untouched by the account's spending, is the one reported.
+    expect(res.extensions?.cost.throttleStatus.currentlyAvailable).toBeGreaterThan(600);
+    // And the account's bucket was given back what the refused request took.
+    const after = await c.gql(`{ tasks(first: 1) { nodes { id } } }`, {}, other.accessToken);
+    expect(after.extensions?.cost.throttleStatus.currentlyAvailable).toBeGreaterThanOrEqual(
+      userAvailable - 10, // this query (3) and the logout (1), not a page of 301
+    );
+  });
+});
+
 describe('which documents the session check rides on', () => {
   const post = (body: unknown) => ({ method: 'POST', body, query: {} }) as FastifyRequest;
   const rides = (query: string, operationName?: string) =>
@@ -196,7 +331,7 @@ describe('which documents the session check rides on', () => {
     expect(
       sessionCheckCanRide({
         method: 'GET',
-        query: { query: `{ tasks { totalCount } }` },
+        url: `/graphql?query=${encodeURIComponent('{ tasks { totalCount } }')}`,
       } as unknown as FastifyRequest),
     ).toBe(true);
   });

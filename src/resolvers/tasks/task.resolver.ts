@@ -1,5 +1,6 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { signedIn } from '../../auth/require-viewer';
+import { isUnverified } from '../../auth/session-check';
 import type { Context } from '../../context';
 import { Task, User } from '../../entities';
 import { NotFoundError } from '../../errors';
@@ -83,7 +84,9 @@ export class TaskResolver {
   owner(@Root() task: Pick<Task, 'owner'>, @Ctx() ctx: Context): User | Promise<User> {
     // The caller's own tasks (most lists): the account read with the credentials, at once.
     const v = ctx.viewer;
-    if (v.kind === 'user' && v.account.id === task.owner.id) return v.account as User;
+    if (v.kind === 'user' && !isUnverified(v) && v.account.id === task.owner.id) {
+      return v.account as User;
+    }
     return ctx.loaders.user.load(task.owner.id).then((user) => {
       if (!user) throw new NotFoundError('User');
       return user;
