@@ -17,31 +17,32 @@ export class Authenticator {
   constructor(private readonly accessTokens: AccessTokens) {}
 
   /**
-   * With `deferSessionCheck`, a valid access token's session is not read here: the viewer is
-   * `unverified` and the request's one statement checks it (./session-check.ts).
+   * When `canDeferSessionCheck()` says so (asked for a valid access token only), the token's
+   * session is not read here: the viewer is `unverified` and the request's one statement checks
+   * it (./session-check.ts).
    */
   async authenticate(
     em: EntityManager,
     header: string | undefined,
     now: Date,
-    deferSessionCheck = false,
+    canDeferSessionCheck: () => boolean = () => false,
   ): Promise<Viewer> {
     if (!header) return ANONYMOUS;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) return INVALID_CREDENTIALS;
     const credential = match[1]!;
     if (credential.startsWith('sk_')) return this.fromApiKey(em, credential, now);
-    return this.fromAccessToken(em, credential, deferSessionCheck);
+    return this.fromAccessToken(em, credential, canDeferSessionCheck);
   }
 
   private async fromAccessToken(
     em: EntityManager,
     token: string,
-    deferSessionCheck: boolean,
+    canDeferSessionCheck: () => boolean,
   ): Promise<Viewer> {
     const claims = this.accessTokens.verify(token);
     if (!claims || !isUuid(claims.sub) || !isUuid(claims.sid)) return INVALID_CREDENTIALS;
-    if (deferSessionCheck) return unverifiedViewer(claims.sub, claims.sid);
+    if (canDeferSessionCheck()) return unverifiedViewer(claims.sub, claims.sid);
     const account = await em.getRepository(User).activeBySession(claims.sub, claims.sid);
     if (!account) return INVALID_CREDENTIALS;
     return { kind: 'user', via: 'jwt', account, sessionId: claims.sid };

@@ -72,7 +72,7 @@ export function isUnverified(viewer: Viewer): boolean {
  */
 export async function verifySessionNow(ctx: Context): Promise<void> {
   const viewer = ctx.viewer;
-  if (viewer.kind !== 'user' || viewer.via !== 'jwt' || !viewer.unverified) return;
+  if (!isUnverified(viewer) || viewer.kind !== 'user' || viewer.via !== 'jwt') return;
   const account = await ctx.em
     .getRepository(User)
     .activeBySession(viewer.account.id, viewer.sessionId);

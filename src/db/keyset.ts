@@ -148,17 +148,17 @@ export interface HeadStatement {
  * A one-row `head` statement and the page of `q.table` under it (rows whose `column` equals
  * the head's `key`), in one statement: the page is read only when the head has a row, so the
  * head can be a gate (e.g. the viewer's session check). Null when the head has no row; the head
- * row otherwise (its `head_` columns), with the page (maybe empty). The page comes back as one
+ * row otherwise (its columns without the `head_` prefix), with the page (maybe empty). The page comes back as one
  * JSON array beside the head (the head's columns are sent and parsed once, not once a row),
  * in the page's order (its `ord`).
  */
-export async function keysetPageUnder<T>(
+export async function keysetPageUnder<T, H = Record<string, unknown>>(
   em: EntityManager,
   entity: new (...args: never[]) => T,
   q: KeysetQuery,
   column: string,
   head: HeadStatement,
-): Promise<{ head: Record<string, unknown>; page: Page<T> } | null> {
+): Promise<{ head: H; page: Page<T> } | null> {
   const page = pageStatement(q, { column, ref: `h.${head.key}` }, true);
   const rows: (Record<string, unknown> & { page_rows: string | null })[] = await query(
     em,
@@ -169,9 +169,11 @@ export async function keysetPageUnder<T>(
   );
   const first = rows[0];
   if (!first) return null;
-  const { page_rows: pageRows, ...headRow } = first;
+  const { page_rows: pageRows, ...named } = first;
+  const headRow: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(named)) headRow[name.slice('head_'.length)] = value;
   const pageOf: Row[] = pageRows === null ? [] : (JSON.parse(pageRows) as Row[]);
-  return { head: headRow, page: toPage(em, entity, pageOf, q, undefined) };
+  return { head: headRow as H, page: toPage(em, entity, pageOf, q, undefined) };
 }
 
 /**

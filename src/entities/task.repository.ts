@@ -14,7 +14,7 @@ import {
 } from '../db/keyset';
 import { query as run } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
-import { activeBySessionHead, headToViewerAccount } from './user.repository';
+import { activeBySessionHead, toViewerAccount, type ViewerAccountRow } from './user.repository';
 
 export interface TaskFilterValues {
   status?: TaskStatus[] | null;
@@ -111,7 +111,7 @@ export class TaskRepository extends EntityRepository<Task> {
     sessionId: string,
     query: TaskPageQuery,
   ): Promise<{ account: ViewerAccount; page: Page<Task> } | null> {
-    const result = await keysetPageUnder(
+    const result = await keysetPageUnder<Task, ViewerAccountRow>(
       this.getEntityManager(),
       Task,
       {
@@ -124,7 +124,7 @@ export class TaskRepository extends EntityRepository<Task> {
       'owner_id',
       activeBySessionHead(userId, sessionId),
     );
-    return result && { account: headToViewerAccount(result.head), page: result.page };
+    return result && { account: toViewerAccount(result.head), page: result.page };
   }
 
   /** Task counts for each owner (or of all tasks when null) with the same filter. */

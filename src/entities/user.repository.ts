@@ -38,34 +38,27 @@ export function toViewerAccount(row: ViewerAccountRow): ViewerAccount {
   };
 }
 
+/** A live session's active account: `columns` over `users u`, for session `?` and user `?`. */
+function activeBySessionSql(columns: string): string {
+  return `select ${columns} from users u
+            join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
+           where u.id = ? and u.is_active`;
+}
+
 /**
- * activeBySession's check as the head of another statement (db/keyset.ts keysetPageUnder): the
- * account, its columns named `head_<column>`, when the session is live and the account active.
+ * activeBySession's statement as the head of another (db/keyset.ts keysetPageUnder), its
+ * columns named `head_<column>`: the head row it yields is a ViewerAccountRow.
  */
 export function activeBySessionHead(userId: string, sessionId: string): HeadStatement {
   return {
-    sql: `select u.id as head_id, u.email as head_email, u.name as head_name, u.role as head_role,
-                 u.is_active as head_is_active, u.created_at as head_created_at,
-                 u.updated_at as head_updated_at
-            from users u
-            join auth_sessions s on s.user_id = u.id and s.id = ? and s.revoked_at is null
-           where u.id = ? and u.is_active`,
+    sql: activeBySessionSql(
+      VIEWER_ACCOUNT_COLUMNS.split(', ')
+        .map((column) => `${column} as head_${column.slice('u.'.length)}`)
+        .join(', '),
+    ),
     params: [sessionId, userId],
     key: 'head_id',
   };
-}
-
-/** The account of an activeBySessionHead row. */
-export function headToViewerAccount(head: Record<string, unknown>): ViewerAccount {
-  return toViewerAccount({
-    id: head.head_id as string,
-    email: head.head_email as string,
-    name: head.head_name as string,
-    role: head.head_role as Role,
-    is_active: head.head_is_active as boolean,
-    created_at: head.head_created_at as Date,
-    updated_at: head.head_updated_at as Date,
-  });
 }
 
 export interface UserFilterValues {
@@ -111,13 +104,12 @@ export class UserRepository extends EntityRepository<User> {
    * statement: a deactivation or a revoked session applies at the next request.
    */
   async activeBySession(userId: string, sessionId: string): Promise<ViewerAccount | null> {
-    const head = activeBySessionHead(userId, sessionId);
-    const rows: Record<string, unknown>[] = await query(
+    const rows: ViewerAccountRow[] = await query(
       this.getEntityManager(),
-      head.sql,
-      head.params as unknown[],
+      activeBySessionSql(VIEWER_ACCOUNT_COLUMNS),
+      [sessionId, userId],
     );
-    return rows[0] ? headToViewerAccount(rows[0]) : null;
+    return rows[0] ? toViewerAccount(rows[0]) : null;
   }
 
   /**

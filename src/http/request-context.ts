@@ -15,11 +15,6 @@ import { sessionCheckCanRide } from './session-deferral';
  * on the request's page: ./session-deferral.ts), its DataLoaders. A database that does
  * not answer the credential check makes the whole request 503 with Retry-After.
  */
-/** An Authorization header that carries an access token (not an API key, `sk_…`). */
-function bearerJwt(header: string | undefined): boolean {
-  return header !== undefined && /^Bearer\s+(?!sk_)\S/i.test(header);
-}
-
 export function requestContext(
   fork: () => Context['em'],
   authenticator: Authenticator,
@@ -33,8 +28,8 @@ export function requestContext(
         em,
         request.headers.authorization,
         clock.now(),
-        // Not inside an Idempotency-Key transaction (mutations only), nor for API keys.
-        !extra.em && bearerJwt(request.headers.authorization) && sessionCheckCanRide(request),
+        // Not inside an Idempotency-Key transaction (mutations only).
+        () => !extra.em && sessionCheckCanRide(request),
       );
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;

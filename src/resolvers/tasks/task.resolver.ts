@@ -32,8 +32,7 @@ export class TaskResolver {
   ): TaskConnection | Promise<TaskConnection> {
     const viewer = signedIn(ctx);
     // The session not checked yet: it is, with the page (auth/session-check.ts).
-    if ('unverified' in viewer && viewer.unverified)
-      return this.services.tasks.sessionPage(ctx, args);
+    if (isUnverified(viewer)) return this.services.tasks.sessionPage(ctx, args);
     return this.services.tasks.ownerPage(ctx.loaders, viewer.account.id, args);
   }
 
