@@ -57,6 +57,10 @@ export interface Config {
   queryMaxCost: number;
   queryMaxAliases: number;
   queryMaxTokens: number;
+  /** Documents that have run before are executed compiled (graphql-jit), not interpreted. */
+  queryCompile: boolean;
+  /** Runs of a document on graphql-js's interpreter before it is compiled (0: at once). */
+  queryCompileAfter: number;
   redisUrl: string | undefined;
   toolTimeoutMs: number;
   toolRetries: number;
@@ -136,6 +140,8 @@ function envSpec() {
     QUERY_MAX_COST: intRange(10, 1_000_000)({ default: 20_000 }),
     QUERY_MAX_ALIASES: intRange(1, 1_000)({ default: 30 }),
     QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 2_000 }),
+    QUERY_COMPILE: bool({ default: true }),
+    QUERY_COMPILE_AFTER: intRange(0, 1_000_000)({ default: 10 }),
     REDIS_URL: url({ default: undefined }),
     TOOL_TIMEOUT_MS: intRange(100, 600_000)({ default: 10_000 }),
     TOOL_RETRIES: intRange(0, 5)({ default: 2 }),
@@ -261,6 +267,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queryMaxCost: e.QUERY_MAX_COST,
     queryMaxAliases: e.QUERY_MAX_ALIASES,
     queryMaxTokens: e.QUERY_MAX_TOKENS,
+    queryCompile: e.QUERY_COMPILE,
+    queryCompileAfter: e.QUERY_COMPILE_AFTER,
     redisUrl: e.REDIS_URL,
     toolTimeoutMs: e.TOOL_TIMEOUT_MS,
     toolRetries: e.TOOL_RETRIES,

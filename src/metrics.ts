@@ -61,6 +61,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly operationsCompiled = new Counter({
+    name: 'switchboard_graphql_operations_compiled_total',
+    help: 'GraphQL operations compiled to JavaScript (graphql-jit) after their first runs',
+    registers: [this.registry],
+  });
+
   readonly queryCost = new Histogram({
     name: 'switchboard_query_cost',
     help: 'Actual cost of executed GraphQL operations, in cost points',

@@ -10,6 +10,7 @@ import type { Config } from '../config';
 import type { Context } from '../context';
 import type { CostBudget } from '../lib/cost-budget';
 import type { Metrics } from '../metrics';
+import { compiledExecution } from '../schema/compiled-execution';
 import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { serviceUnavailableStatus } from './graphql-handler';
@@ -28,7 +29,15 @@ export async function startApollo(
   metrics: Metrics,
 ): Promise<ApolloServer<Context>> {
   const apollo = new ApolloServer<Context>({
-    schema,
+    // Parsing, validation and plugins are Apollo's either way; execution is compiled or not.
+    ...(config.queryCompile
+      ? {
+          gateway: compiledExecution(schema, {
+            compileAfter: config.queryCompileAfter,
+            onCompile: () => metrics.operationsCompiled.inc(),
+          }),
+        }
+      : { schema }),
     introspection: config.introspection,
     // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
     hideSchemaDetailsFromClientErrors: !config.introspection,

@@ -11,10 +11,13 @@ function inRange(value: Date): Date {
 }
 
 /** `DateTime` (ISO-8601, as graphql-scalars reads it), limited to the years 1..9999. */
-export const DateTimeScalar = new GraphQLScalarType<Date, Date>({
+export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   ...GraphQLDateTime.toConfig(),
   name: 'DateTime',
   description: `${GraphQLDateTime.description} Input must fall in the years 0001 to 9999.`,
+  // graphql-scalars answers the Date itself, which JSON.stringify then turns into the same text
+  // through Date.prototype.toJSON, at ~2 µs a value (the tasks page has 40): the text is made here.
+  serialize: (value: unknown) => (GraphQLDateTime.serialize(value) as Date).toISOString(),
   parseValue: (value: unknown) => inRange(GraphQLDateTime.parseValue(value) as Date),
   parseLiteral: (ast: ValueNode, variables?: Record<string, unknown> | null) =>
     inRange(GraphQLDateTime.parseLiteral(ast, variables) as Date),

@@ -27,6 +27,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     // Every test signs in from 127.0.0.1; the limits have tests of their own.
     AUTH_RATE_PER_MINUTE: '1000000',
     LOGIN_RATE_PER_EMAIL_PER_MINUTE: '1000000',
+    // Every document runs compiled from its first run, so the suite holds the compiled path
+    // (the interpreter is graphql-js's own; test/schema/compiled-execution.test.ts compares them).
+    QUERY_COMPILE_AFTER: '0',
     ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
   });
   // Two jest workers share two cores and build apps in-process: the event loop lags by whole
