@@ -145,12 +145,23 @@ export interface HeadStatement {
 }
 
 /**
+ * keysetPageUnder's statement kept in the database (a function that runs the same query with
+ * a plan PostgreSQL keeps per connection), with the same answer: at most one row, its head's
+ * columns named `head_<column>` beside `page_rows`, the page as a JSON array in its order.
+ */
+export interface KeptPageUnder {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
  * A one-row `head` statement and the page of `q.table` under it (rows whose `column` equals
  * the head's `key`), in one statement: the page is read only when the head has a row, so the
  * head can be a gate (e.g. the viewer's session check). Null when the head has no row; the head
- * row otherwise (its columns without the `head_` prefix), with the page (maybe empty). The page comes back as one
- * JSON array beside the head (the head's columns are sent and parsed once, not once a row),
- * in the page's order (its `ord`).
+ * row otherwise (its columns without the `head_` prefix), with the page (maybe empty). The page
+ * comes back as one JSON array beside the head (the head's columns are sent and parsed once,
+ * not once a row), in the page's order (its `ord`). `kept`, when given, is sent instead of the
+ * statement built here.
  */
 export async function keysetPageUnder<T, H = Record<string, unknown>>(
   em: EntityManager,
@@ -158,14 +169,22 @@ export async function keysetPageUnder<T, H = Record<string, unknown>>(
   q: KeysetQuery,
   column: string,
   head: HeadStatement,
+  kept?: KeptPageUnder,
 ): Promise<{ head: H; page: Page<T> } | null> {
-  const page = pageStatement(q, { column, ref: `h.${head.key}` }, true);
+  let statement: KeptPageUnder | undefined = kept;
+  if (!statement) {
+    const page = pageStatement(q, { column, ref: `h.${head.key}` }, true);
+    statement = {
+      sql: `select h.*, (select json_agg(p order by p.ord)::text from (${page.sql}) p) as page_rows
+       from (${head.sql}) h`,
+      // In the order of their placeholders: the select list comes before the from.
+      params: [...page.params, ...head.params],
+    };
+  }
   const rows: (Record<string, unknown> & { page_rows: string | null })[] = await query(
     em,
-    `select h.*, (select json_agg(p order by p.ord)::text from (${page.sql}) p) as page_rows
-       from (${head.sql}) h`,
-    // In the order of their placeholders: the select list comes before the from.
-    [...page.params, ...head.params],
+    statement.sql,
+    statement.params,
   );
   const first = rows[0];
   if (!first) return null;

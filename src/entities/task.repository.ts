@@ -53,7 +53,8 @@ const ORDER_KEYS: Record<TaskOrderField, { key: string; cast: string; pattern: R
   PRIORITY: { key: 't.priority', cast: 'task_priority', pattern: /^(LOW|MEDIUM|HIGH|URGENT)$/ },
 };
 
-function keysetOrder(order: TaskOrderValues): KeysetOrder {
+/** A task ordering as db/keyset.ts reads it. */
+export function keysetOrder(order: TaskOrderValues): KeysetOrder {
   return {
     ...ORDER_KEYS[order.field],
     name: `${order.field}:${order.direction}`,
@@ -104,25 +105,39 @@ export class TaskRepository extends EntityRepository<Task> {
   /**
    * The session's own page: the session check of a request (users.activeBySession) and the
    * page of its account's tasks in one statement. The page is read only for a live session of
-   * an active account; null otherwise.
+   * an active account; null otherwise. The default page (newest first, no filter) is read
+   * through `session_tasks_page` (migration 20261201120000), the same statement with a plan
+   * PostgreSQL keeps per connection.
    */
   async sessionPage(
     userId: string,
     sessionId: string,
     query: TaskPageQuery,
   ): Promise<{ account: ViewerAccount; page: Page<Task> } | null> {
+    const filter = taskFilter(query.filter);
+    const newestFirst =
+      filter.isEmpty &&
+      query.order.field === DEFAULT_TASK_ORDER.field &&
+      query.order.direction === DEFAULT_TASK_ORDER.direction;
+    const cursor = newestFirst ? decodeTaskCursor(query.order, query.after) : null;
     const result = await keysetPageUnder<Task, ViewerAccountRow>(
       this.getEntityManager(),
       Task,
       {
         table: 'tasks',
-        filter: taskFilter(query.filter),
+        filter,
         order: keysetOrder(query.order),
         first: query.first,
         after: query.after,
       },
       'owner_id',
       activeBySessionHead(userId, sessionId),
+      newestFirst
+        ? {
+            sql: 'select * from session_tasks_page(?, ?, ?, ?::timestamptz, ?::uuid)',
+            params: [sessionId, userId, query.first + 1, cursor?.key ?? null, cursor?.id ?? null],
+          }
+        : undefined,
     );
     return result && { account: toViewerAccount(result.head), page: result.page };
   }

@@ -3,6 +3,7 @@ import { Migration20261122055120 } from './Migration20261122055120';
 import { Migration20261201003910 } from './Migration20261201003910';
 import { Migration20261201012944 } from './Migration20261201012944';
 import { Migration20261201040000 } from './Migration20261201040000';
+import { Migration20261201120000 } from './Migration20261201120000';
 
 /** Every migration, oldest first: listed so that they run from TypeScript and from dist alike. */
 export const migrationsList = [
@@ -11,4 +12,5 @@ export const migrationsList = [
   { name: 'Migration20261201003910', class: Migration20261201003910 },
   { name: 'Migration20261201012944', class: Migration20261201012944 },
   { name: 'Migration20261201040000', class: Migration20261201040000 },
+  { name: 'Migration20261201120000', class: Migration20261201120000 },
 ];

@@ -12,6 +12,11 @@ import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helper
 import { LoginTokensDocument, LogoutDocument } from '../helpers/graphql-types';
 import { unique, type SeededUser } from '../helpers/seed';
 import { createTasks, FAST_HASHING } from './task-fixtures';
+import { decodeKeysetCursor, keysetPageUnder } from '../../src/db/keyset';
+import { SqlFilter } from '../../src/db/sql-filter';
+import { Task } from '../../src/entities';
+import { DEFAULT_TASK_ORDER, keysetOrder } from '../../src/entities/task.repository';
+import { activeBySessionHead } from '../../src/entities/user.repository';
 
 /**
  * A document whose only root field is `tasks` checks the access token's session in the page's
@@ -74,7 +79,16 @@ describe('the tasks page with the session check in its statement', () => {
       expect(node.owner).toEqual({ id: u.id, email: u.email, name: u.name });
     }
     expect(sql).toHaveLength(1);
-    expect(sql[0]).toMatch(/auth_sessions/);
+    // The default page (newest first, no filter) through its function, with its kept plan.
+    expect(sql[0]).toMatch(/^select \* from session_tasks_page\(/);
+    // Any other order or a filter: the same check and page, built as text.
+    const other = await statements(
+      `{ tasks(first: 5, orderBy: { field: PRIORITY, direction: ASC }) { nodes { id } } }`,
+      u.accessToken,
+    );
+    expectNoErrors(other.res);
+    expect(other.sql).toHaveLength(1);
+    expect(other.sql[0]).toMatch(/auth_sessions/);
   });
 
   it('answers an empty page for a user without tasks (the account still read)', async () => {
@@ -212,6 +226,82 @@ function rawGet(url: string, path: string, token: string): Promise<GraphQLRespon
     req.end();
   });
 }
+
+describe('session_tasks_page, the default page kept in the database', () => {
+  /** The page as the function reads it, and as the statement built as text reads it. */
+  async function bothWays(userId: string, sessionId: string, first: number, after?: string) {
+    const em = t.app.orm.em.fork();
+    const order = keysetOrder(DEFAULT_TASK_ORDER);
+    const q = { table: 'tasks', filter: new SqlFilter(), order, first, after };
+    const cursor = decodeKeysetCursor(order, after);
+    const read = (kept: boolean) =>
+      keysetPageUnder(
+        em,
+        Task,
+        q,
+        'owner_id',
+        activeBySessionHead(userId, sessionId),
+        kept
+          ? {
+              sql: 'select * from session_tasks_page(?, ?, ?, ?::timestamptz, ?::uuid)',
+              params: [sessionId, userId, first + 1, cursor?.key ?? null, cursor?.id ?? null],
+            }
+          : undefined,
+      );
+    const shape = (r: Awaited<ReturnType<typeof read>>) =>
+      r && {
+        head: r.head,
+        rows: r.page.rows,
+        cursors: r.page.rows.map((_, i) => r.page.cursorAt(i)),
+        hasNextPage: r.page.hasNextPage,
+      };
+    return { kept: shape(await read(true)), text: shape(await read(false)) };
+  }
+
+  function claimsOf(token: string) {
+    return jwt.decode(token) as { sub: string; sid: string };
+  }
+
+  it('answers what the statement built as text answers: the account, every page, the cursors', async () => {
+    const v = await t.seed.user();
+    // Ties on created_at are ordered by id, as the text statement orders them.
+    await createTasks(
+      t,
+      v,
+      Array.from({ length: 7 }, (_, i) => ({ title: `p${i}` })),
+    );
+    const { sub, sid } = claimsOf(v.accessToken);
+    let after: string | undefined;
+    const seen: string[] = [];
+    for (let page = 0; page < 4; page += 1) {
+      const { kept, text } = await bothWays(sub, sid, 3, after);
+      expect(kept).toEqual(text);
+      expect(kept!.head).toMatchObject({ id: v.id, email: v.email, name: v.name, is_active: true });
+      seen.push(...kept!.rows.map((row) => row.title));
+      if (!kept!.hasNextPage) break;
+      after = kept!.cursors[kept!.cursors.length - 1];
+    }
+    expect(seen.sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+  });
+
+  it('reads nothing for a gone session, a deactivated account or another user’s session', async () => {
+    const v = await t.seed.user();
+    const w = await t.seed.user();
+    await createTasks(t, v, [{ title: 'kept' }]);
+    const vc = claimsOf(v.accessToken);
+    const wc = claimsOf(w.accessToken);
+    // Someone else's session with this user's id, and the other way round.
+    expect(await bothWays(vc.sub, wc.sid, 5)).toEqual({ kept: null, text: null });
+    expect(await bothWays(wc.sub, vc.sid, 5)).toEqual({ kept: null, text: null });
+    expectNoErrors(await t.gql(LogoutDocument, { t: v.refreshToken }, v.accessToken));
+    expect(await bothWays(vc.sub, vc.sid, 5)).toEqual({ kept: null, text: null });
+    const x = await t.seed.user();
+    await createTasks(t, x, [{ title: 'hidden' }]);
+    const xc = claimsOf(x.accessToken);
+    await t.sql('update users set is_active = false where id = ?', [x.id]);
+    expect(await bothWays(xc.sub, xc.sid, 5)).toEqual({ kept: null, text: null });
+  });
+});
 
 describe('a request read two ways never skips the check', () => {
   let gone: SeededUser;
