@@ -12,11 +12,15 @@ import {
   isScalarType,
   isSpecifiedScalarType,
   Kind,
+  OperationTypeNode,
+  typeFromAST,
   TypeInfo,
   visit,
   visitWithTypeInfo,
   type ASTNode,
   type DocumentNode,
+  type FragmentDefinitionNode,
+  type SelectionSetNode,
   type ExecutionResult,
   type GraphQLSchema,
   type OperationDefinitionNode,
@@ -53,11 +57,14 @@ interface DocumentState {
 }
 
 /**
- * GraphQL execution by graphql-js, or by graphql-jit for a document that has run before: it
+ * GraphQL execution by graphql-js, or by graphql-jit for a query that has run before: it
  * compiles an operation's selection to one JavaScript function (no per-field argument maps,
  * no per-field promise for a synchronous value, plain result objects). Both run the same
  * resolvers of the same guarded schema, so what a field answers and who may read it do not
- * depend on which one runs it.
+ * depend on which one runs it. Only operations graphql-jit runs exactly as graphql-js does,
+ * and whose client-written text never reaches the code it generates, are compiled
+ * (`compilable`: queries whose values all arrive as variables, without @skip/@include or
+ * aliases it could confuse, of bounded size); everything else is interpreted.
  *
  * Apollo Server runs a custom executor through its gateway interface (the one Apollo Gateway
  * uses); parsing, validation, the plugins, error formatting and the response stay Apollo's.
@@ -95,7 +102,7 @@ export function compiledExecution(
       state.operations.set(key, INTERPRETED);
       return null;
     }
-    const result = compileQuery(schema, document, key || undefined, {
+    const result = compileQuery(schema, copyOf(document), key || undefined, {
       // Nothing reads an error's stack from a response; capturing one costs ~10 µs an error.
       disablingCapturingStackErrors: true,
     });
@@ -189,6 +196,112 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
   return made;
 }
 
+/** The most fields an operation may select, fragments expanded, and still be compiled. */
+export const MAX_COMPILED_FIELDS = 300;
+
+/** Aliases graphql-jit could confuse with one another (see `compilable`). */
+const UNSAFE_ALIAS = /_|^idx/i;
+
+/**
+ * Whether graphql-jit may run `operation`: it must run it exactly as graphql-js would, and
+ * nothing a client writes may reach the code it generates. graphql-jit writes literal values
+ * into that code through JSON.stringify and then turns marked strings back into expressions
+ * (`"__MAGIC_DATE__…<text>"` becomes `new Date(<text>)`): a string literal could become code,
+ * so a document with any string literal is interpreted (clients send values as variables,
+ * which never enter the code). The other shapes it runs differently are interpreted too:
+ *
+ * - mutations: after a failed mutation graphql-js runs none of the next ones; graphql-jit
+ *   runs them all;
+ * - `@skip`/`@include`: graphql-jit stores their conditions on the shared field nodes, and a
+ *   fragment spread under different conditions loses fields;
+ * - aliases with `_` or starting with `idx`: graphql-jit names each field's resolve info by
+ *   its path joined with `_`, so two paths could share one (a resolver reading another
+ *   field's selection), and `__proto__` would drop the field;
+ * - a custom scalar's default value (a DateTime default reaches resolvers as text), or a
+ *   custom scalar literal holding a variable (`input: { text: $t }` for a JSON argument: the
+ *   variable is lost);
+ * - more than MAX_COMPILED_FIELDS fields once fragments are expanded: compiling costs CPU and
+ *   memory by the expanded size.
+ */
+function compilable(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): boolean {
+  if (operation.operation !== OperationTypeNode.QUERY) return false;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION)
+      fragments.set(definition.name.value, definition);
+  }
+  if (expandedFields(operation.selectionSet, fragments, new Map()) > MAX_COMPILED_FIELDS) {
+    return false;
+  }
+  const typeInfo = new TypeInfo(schema);
+  let ok = true;
+  const refuse = () => {
+    ok = false;
+    return BREAK;
+  };
+  const customScalar = () => {
+    const type = getNamedType(typeInfo.getInputType());
+    return isScalarType(type) && !isSpecifiedScalarType(type);
+  };
+  const literalWithVariable = (node: ASTNode & { value: ValueNode }) =>
+    customScalar() && node.value.kind !== Kind.VARIABLE && containsVariable(node.value)
+      ? refuse()
+      : undefined;
+  const visitor = visitWithTypeInfo(typeInfo, {
+    StringValue: refuse,
+    Directive: refuse,
+    Field: (node) => (node.alias && UNSAFE_ALIAS.test(node.alias.value) ? refuse() : undefined),
+    VariableDefinition: (node) => {
+      const type = getNamedType(typeFromAST(schema, node.type));
+      return node.defaultValue && isScalarType(type) && !isSpecifiedScalarType(type)
+        ? refuse()
+        : undefined;
+    },
+    Argument: literalWithVariable,
+    ObjectField: literalWithVariable,
+  });
+  // The operation and every fragment (a fragment's arguments run wherever it is spread).
+  for (const definition of [operation, ...fragments.values()]) {
+    visit(definition, visitor);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Fields selected under `set`, each fragment spread counted in full; stops past the bound. */
+function expandedFields(
+  set: SelectionSetNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  sizes: Map<string, number>,
+): number {
+  let count = 0;
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) {
+      count += 1;
+      if (selection.selectionSet) count += expandedFields(selection.selectionSet, fragments, sizes);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      count += expandedFields(selection.selectionSet, fragments, sizes);
+    } else {
+      const name = selection.name.value;
+      let size = sizes.get(name);
+      if (size === undefined) {
+        // Validation has refused fragment cycles; a fragment is counted once and reused.
+        sizes.set(name, MAX_COMPILED_FIELDS + 1);
+        const fragment = fragments.get(name);
+        size = fragment ? expandedFields(fragment.selectionSet, fragments, sizes) : 0;
+        sizes.set(name, size);
+      }
+      count += size;
+    }
+    if (count > MAX_COMPILED_FIELDS) return count;
+  }
+  return count;
+}
+
 function containsVariable(value: ValueNode): boolean {
   let found = false;
   visit(value, {
@@ -201,38 +314,14 @@ function containsVariable(value: ValueNode): boolean {
 }
 
 /**
- * Whether graphql-jit runs `operation` exactly as graphql-js would. It does not when a custom
- * scalar's literal holds a variable inside it (`input: { text: $text }` for a JSON argument):
- * graphql-jit reads such a literal before it knows the variables, and the variable is lost.
- * Such documents are interpreted.
+ * A copy of `document`'s nodes (their source locations shared) for graphql-jit to compile:
+ * it writes its bookkeeping onto the field nodes, and the parsed document is Apollo's, shared
+ * by every request that sends the same text.
  */
-function compilable(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-): boolean {
-  const typeInfo = new TypeInfo(schema);
-  let ok = true;
-  const check = (node: ASTNode & { value: ValueNode }) => {
-    const type = getNamedType(typeInfo.getInputType());
-    if (
-      isScalarType(type) &&
-      !isSpecifiedScalarType(type) &&
-      node.value.kind !== Kind.VARIABLE &&
-      containsVariable(node.value)
-    ) {
-      ok = false;
-      return BREAK;
-    }
-    return undefined;
-  };
-  // The operation and every fragment (a fragment's arguments run wherever it is spread).
-  const definitions = document.definitions.filter(
-    (d) => d === operation || d.kind === Kind.FRAGMENT_DEFINITION,
-  );
-  for (const definition of definitions) {
-    visit(definition, visitWithTypeInfo(typeInfo, { Argument: check, ObjectField: check }));
-    if (!ok) return false;
-  }
-  return true;
+function copyOf<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(copyOf) as T;
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = key === 'loc' ? value : copyOf(value);
+  return out as T;
 }

@@ -1,6 +1,6 @@
 import { buildSchema, parse, type ExecutionResult } from 'graphql';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import { compiledExecution } from '../../src/schema/compiled-execution';
+import { compiledExecution, MAX_COMPILED_FIELDS } from '../../src/schema/compiled-execution';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
 import type { SeededUser } from '../helpers/seed';
@@ -52,7 +52,9 @@ describe('compiled execution', () => {
   }
 
   const TASK_FIELDS = 'id title description status priority dueDate createdAt updatedAt';
-  const documents: [string, { query: string; variables?: unknown; operationName?: string }][] = [
+  type Body = { query: string; variables?: unknown; operationName?: string };
+  /** [what it is, the document, whether it is compiled (false: interpreted, see `compilable`)] */
+  const documents: [string, Body, boolean][] = [
     [
       'fragments, inline fragments, aliases and __typename',
       {
@@ -62,6 +64,66 @@ describe('compiled execution', () => {
           rest: tasks(first: 5) { nodes { t: title } } }
           fragment T on Task { ${TASK_FIELDS} }`,
       },
+      true,
+    ],
+    [
+      'variables inside an input object, an Int default and enums',
+      {
+        query: `query S($s: String, $p: TaskPriority!, $n: Int = 10) {
+            tasks(first: $n, filter: { search: $s, priority: [$p, LOW] }) { nodes { title priority } } }`,
+        variables: { s: 'alpha', p: 'HIGH' },
+      },
+      true,
+    ],
+    [
+      'a variable that does not coerce',
+      { query: 'query($n: Int!) { tasks(first: $n) { nodes { id } } }', variables: { n: 'x' } },
+      true,
+    ],
+    [
+      'a missing required variable',
+      { query: 'query Missing($n: Int!) { tasks(first: $n) { nodes { id } } }', variables: {} },
+      true,
+    ],
+    [
+      'an argument refused by the resolver (coded error, data null)',
+      { query: '{ tasks(first: -1) { nodes { id } } }' },
+      true,
+    ],
+    [
+      'a task that does not exist',
+      {
+        query: 'query($id: ID!) { task(id: $id) { id title } }',
+        variables: { id: '00000000-0000-4000-8000-000000000000' },
+      },
+      true,
+    ],
+    [
+      'a field the viewer may not read, beside one it may',
+      { query: '{ me { id email role } users(first: 1) { nodes { id } } }' },
+      true,
+    ],
+    [
+      'one operation of several, by name',
+      {
+        query: 'query A { me { id } } query B { me { name email } plans { tier } }',
+        operationName: 'B',
+      },
+      true,
+    ],
+    [
+      'introspection',
+      {
+        query:
+          'query($t: String!) { __schema { queryType { name } } __type(name: $t) { fields { name } } }',
+        variables: { t: 'Task' },
+      },
+      true,
+    ],
+    [
+      'a string literal (never compiled: graphql-jit writes literals into its code)',
+      { query: '{ task(id: "00000000-0000-4000-8000-000000000000") { id } }' },
+      false,
     ],
     [
       '@skip and @include on fields, spreads and inline fragments',
@@ -72,56 +134,85 @@ describe('compiled execution', () => {
           fragment F on Task { status } fragment G on Task { dueDate @include(if: $yes) }`,
         variables: { yes: true, no: false },
       },
+      false,
     ],
     [
-      'variables inside an input object, defaults and enums',
+      'one fragment spread under different conditions',
       {
-        query: `query S($s: String = "alpha", $p: TaskPriority!) {
-            tasks(first: 10, filter: { search: $s, priority: [$p, LOW] }) { nodes { title priority } } }`,
-        variables: { p: 'HIGH' },
+        query: `query Q($x: Boolean!) { a: me { ...F @include(if: $x) } b: me { ...F } }
+          fragment F on User { email }`,
+        variables: { x: false },
       },
+      false,
     ],
     [
-      'a variable that does not coerce',
-      { query: 'query($n: Int!) { tasks(first: $n) { nodes { id } } }', variables: { n: 'x' } },
+      'aliases whose paths joined by _ would meet',
+      { query: '{ p_q: me { r: tasks(first: 1) { totalCount } } q: me { r_p: email } }' },
+      false,
     ],
+    ['a __proto__ alias', { query: '{ tasks(first: 1) { nodes { __proto__: title } } }' }, false],
     [
-      'a missing required variable',
-      { query: 'query($n: Int!) { tasks(first: $n) { nodes { id } } }', variables: {} },
-    ],
-    [
-      'an argument refused by the resolver (coded error, data null)',
-      { query: '{ tasks(first: -1) { nodes { id } } }' },
-    ],
-    [
-      'a task that does not exist',
-      { query: '{ task(id: "00000000-0000-4000-8000-000000000000") { id title } }' },
-    ],
-    [
-      'a field the viewer may not read, beside one it may',
-      { query: '{ me { id email role } users(first: 1) { nodes { id } } }' },
-    ],
-    [
-      'one operation of several, by name',
+      'a custom scalar default value',
       {
-        query: 'query A { me { id } } query B { me { name email } plans { tier } }',
-        operationName: 'B',
+        query: `query($d: DateTime = "2030-01-01T00:00:00Z") {
+            tasks(filter: { dueBefore: $d }) { nodes { title } } }`,
       },
+      false,
     ],
     [
-      'introspection',
+      `more than ${MAX_COMPILED_FIELDS} fields once fragments are expanded`,
       {
-        query: '{ __schema { queryType { name } } __type(name: "Task") { fields { name } } }',
+        query: `{ ${Array.from({ length: 25 }, (_, i) => `a${i}: tasks(first: 1) { nodes { ...T } }`).join(' ')} }
+          fragment T on Task { ${TASK_FIELDS} owner { id email name role } }`,
       },
+      false,
     ],
   ];
 
-  it.each(documents)('%s: the same answer compiled as interpreted', async (_name, body) => {
+  it.each(documents)(
+    '%s: the same answer compiled as interpreted',
+    async (_name, body, compiles) => {
+      const before = await compiledCount(compiled);
+      const a = await post(interpreted, body);
+      const b = await post(compiled, body);
+      expect(b).toEqual(a);
+      expect(await compiledCount(compiled)).toBe(before + (compiles ? 1 : 0));
+      // A second run reuses what the first decided.
+      expect(await post(compiled, body)).toEqual(a);
+      expect(await compiledCount(compiled)).toBe(before + (compiles ? 1 : 0));
+    },
+  );
+
+  it('a string literal never becomes code, however it is marked', async () => {
+    const marker = '__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d';
+    const g = globalThis as { compiledCanary?: number };
+    delete g.compiledCanary;
+    const body = { query: `{ tool(slug: "${marker}(0,globalThis.compiledCanary=1,0)") { id } }` };
+    const a = await post(interpreted, body);
+    for (let run = 0; run < 3; run += 1) expect(await post(compiled, body)).toEqual(a);
+    expect(g.compiledCanary).toBeUndefined();
+  });
+
+  it('after a failed mutation the next ones do not run, compiled or not', async () => {
+    const body = {
+      query: `mutation($id: ID!, $in: CreateTaskInput!) {
+          a: deleteTask(id: $id) b: createTask(input: $in) { id } }`,
+      variables: { id: '00000000-0000-4000-8000-000000000000', in: { title: 'never made' } },
+    };
+    const count = async () =>
+      (
+        expectNoErrors(
+          (await post(compiled, { query: '{ tasks { totalCount } }' })).json as never,
+        ) as {
+          tasks: { totalCount: number };
+        }
+      ).tasks.totalCount;
+    const before = await count();
     const a = await post(interpreted, body);
     const b = await post(compiled, body);
     expect(b).toEqual(a);
-    // Compiled twice in a row: the second run reuses the compiled operation.
-    expect(await post(compiled, body)).toEqual(a);
+    expect(a.json.data).toBeNull();
+    expect(await count()).toBe(before);
   });
 
   it('a custom scalar literal holding a variable is interpreted, and its variable arrives', async () => {
