@@ -10,11 +10,28 @@ import {
   keysetPage,
   keysetPageUnder,
   keysetPages,
+  type KeptPageUnder,
   type KeysetOrder,
 } from '../db/keyset';
 import { query as run } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
 import { activeBySessionHead, toViewerAccount, type ViewerAccountRow } from './user.repository';
+
+/**
+ * The call of `session_tasks_page` (migration 20261201120000): the default page (newest first,
+ * no filter) of `first` rows after `cursor`, under the session check of `userId`'s `sessionId`.
+ */
+export function sessionTasksPageCall(
+  userId: string,
+  sessionId: string,
+  first: number,
+  cursor: { key: string; id: string } | null,
+): KeptPageUnder {
+  return {
+    sql: 'select * from session_tasks_page(?::uuid, ?::uuid, ?::int, ?::timestamptz, ?::uuid)',
+    params: [sessionId, userId, first + 1, cursor?.key ?? null, cursor?.id ?? null],
+  };
+}
 
 export interface TaskFilterValues {
   status?: TaskStatus[] | null;
@@ -132,12 +149,7 @@ export class TaskRepository extends EntityRepository<Task> {
       },
       'owner_id',
       activeBySessionHead(userId, sessionId),
-      newestFirst
-        ? {
-            sql: 'select * from session_tasks_page(?, ?, ?, ?::timestamptz, ?::uuid)',
-            params: [sessionId, userId, query.first + 1, cursor?.key ?? null, cursor?.id ?? null],
-          }
-        : undefined,
+      newestFirst ? sessionTasksPageCall(userId, sessionId, query.first, cursor) : undefined,
     );
     return result && { account: toViewerAccount(result.head), page: result.page };
   }

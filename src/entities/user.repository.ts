@@ -101,12 +101,20 @@ export class UserRepository extends EntityRepository<User> {
 
   /**
    * The active account of `userId` if `sessionId` is one of its sessions and not revoked, in one
-   * statement: a deactivation or a revoked session applies at the next request.
+   * statement: a deactivation or a revoked session applies at the next request. Through
+   * `session_account` (migration 20261201130000), this statement with a plan PostgreSQL keeps
+   * per connection; `asText` sends the statement itself.
    */
-  async activeBySession(userId: string, sessionId: string): Promise<ViewerAccount | null> {
+  async activeBySession(
+    userId: string,
+    sessionId: string,
+    asText = false,
+  ): Promise<ViewerAccount | null> {
     const rows: ViewerAccountRow[] = await query(
       this.getEntityManager(),
-      activeBySessionSql(VIEWER_ACCOUNT_COLUMNS),
+      asText
+        ? activeBySessionSql(VIEWER_ACCOUNT_COLUMNS)
+        : `select ${VIEWER_ACCOUNT_COLUMNS} from session_account(?::uuid, ?::uuid) u`,
       [sessionId, userId],
     );
     return rows[0] ? toViewerAccount(rows[0]) : null;

@@ -55,7 +55,7 @@ async function expectRefused(
   expect(res.status).toBe(400);
   expect(res.data ?? null).toBeNull();
   // Only the statement that reads the caller's session ran: no resolver touched the database.
-  expect(statements.filter((sql) => !/auth_sessions/.test(sql))).toEqual([]);
+  expect(statements.filter((sql) => !/ from session_account\(/.test(sql))).toEqual([]);
   return err.extensions!;
 }
 

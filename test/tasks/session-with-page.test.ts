@@ -14,8 +14,12 @@ import { unique, type SeededUser } from '../helpers/seed';
 import { createTasks, FAST_HASHING } from './task-fixtures';
 import { decodeKeysetCursor, keysetPageUnder } from '../../src/db/keyset';
 import { SqlFilter } from '../../src/db/sql-filter';
-import { Task } from '../../src/entities';
-import { DEFAULT_TASK_ORDER, keysetOrder } from '../../src/entities/task.repository';
+import { Task, User } from '../../src/entities';
+import {
+  DEFAULT_TASK_ORDER,
+  keysetOrder,
+  sessionTasksPageCall,
+} from '../../src/entities/task.repository';
 import { activeBySessionHead } from '../../src/entities/user.repository';
 
 /**
@@ -241,12 +245,7 @@ describe('session_tasks_page, the default page kept in the database', () => {
         q,
         'owner_id',
         activeBySessionHead(userId, sessionId),
-        kept
-          ? {
-              sql: 'select * from session_tasks_page(?, ?, ?, ?::timestamptz, ?::uuid)',
-              params: [sessionId, userId, first + 1, cursor?.key ?? null, cursor?.id ?? null],
-            }
-          : undefined,
+        kept ? sessionTasksPageCall(userId, sessionId, first, cursor) : undefined,
       );
     const shape = (r: Awaited<ReturnType<typeof read>>) =>
       r && {
@@ -300,6 +299,33 @@ describe('session_tasks_page, the default page kept in the database', () => {
     const xc = claimsOf(x.accessToken);
     await t.sql('update users set is_active = false where id = ?', [x.id]);
     expect(await bothWays(xc.sub, xc.sid, 5)).toEqual({ kept: null, text: null });
+  });
+});
+
+describe('session_account, the up-front check kept in the database', () => {
+  it('answers what the statement sent as text answers, for live, gone and borrowed sessions', async () => {
+    const v = await t.seed.user();
+    const w = await t.seed.user();
+    const x = await t.seed.user();
+    const [vc, wc, xc] = [v, w, x].map(
+      (u) => jwt.decode(u.accessToken) as { sub: string; sid: string },
+    );
+    const users = t.app.orm.em.fork().getRepository(User);
+    const bothWays = async (sub: string, sid: string) => {
+      const kept = await users.activeBySession(sub, sid);
+      expect(kept).toEqual(await users.activeBySession(sub, sid, true));
+      return kept;
+    };
+    expect(await bothWays(vc!.sub, vc!.sid)).toMatchObject({
+      id: v.id,
+      email: v.email,
+      name: v.name,
+    });
+    expect(await bothWays(vc!.sub, wc!.sid)).toBeNull();
+    expectNoErrors(await t.gql(LogoutDocument, { t: w.refreshToken }, w.accessToken));
+    expect(await bothWays(wc!.sub, wc!.sid)).toBeNull();
+    await t.sql('update users set is_active = false where id = ?', [x.id]);
+    expect(await bothWays(xc!.sub, xc!.sid)).toBeNull();
   });
 });
 
