@@ -217,9 +217,9 @@ const UNSAFE_ALIAS = /_|^idx/i;
  * - aliases with `_` or starting with `idx`: graphql-jit names each field's resolve info by
  *   its path joined with `_`, so two paths could share one (a resolver reading another
  *   field's selection), and `__proto__` would drop the field;
- * - a custom scalar's default value (a DateTime default reaches resolvers as text), or a
- *   custom scalar literal holding a variable (`input: { text: $t }` for a JSON argument: the
- *   variable is lost);
+ * - a custom scalar's literal or default value (a JSON literal's keys would be written into the
+ *   code, a variable inside one is lost, a DateTime default reaches resolvers as text), and a
+ *   default on a required variable (graphql-jit ignores it);
  * - more than MAX_COMPILED_FIELDS fields once fragments are expanded: compiling costs CPU and
  *   memory by the expanded size.
  */
@@ -247,22 +247,26 @@ function compilable(
     const type = getNamedType(typeInfo.getInputType());
     return isScalarType(type) && !isSpecifiedScalarType(type);
   };
-  const literalWithVariable = (node: ASTNode & { value: ValueNode }) =>
-    customScalar() && node.value.kind !== Kind.VARIABLE && containsVariable(node.value)
-      ? refuse()
-      : undefined;
+  // graphql-jit writes a custom scalar's parsed literal (a JSON object's keys too) into its
+  // code, and reads one holding a variable before the variables: only variables pass.
+  const customLiteral = (node: ASTNode & { value: ValueNode }) =>
+    customScalar() && node.value.kind !== Kind.VARIABLE ? refuse() : undefined;
   const visitor = visitWithTypeInfo(typeInfo, {
     StringValue: refuse,
     Directive: refuse,
     Field: (node) => (node.alias && UNSAFE_ALIAS.test(node.alias.value) ? refuse() : undefined),
     VariableDefinition: (node) => {
+      if (!node.defaultValue) return undefined;
+      // graphql-jit ignores the default of a required variable (`$n: Int! = 20` sent without
+      // $n fails), and writes a custom scalar's default into its code as text.
       const type = getNamedType(typeFromAST(schema, node.type));
-      return node.defaultValue && isScalarType(type) && !isSpecifiedScalarType(type)
+      return node.type.kind === Kind.NON_NULL_TYPE ||
+        (isScalarType(type) && !isSpecifiedScalarType(type))
         ? refuse()
         : undefined;
     },
-    Argument: literalWithVariable,
-    ObjectField: literalWithVariable,
+    Argument: customLiteral,
+    ObjectField: customLiteral,
   });
   // The operation and every fragment (a fragment's arguments run wherever it is spread).
   for (const definition of [operation, ...fragments.values()]) {
@@ -300,17 +304,6 @@ function expandedFields(
     if (count > MAX_COMPILED_FIELDS) return count;
   }
   return count;
-}
-
-function containsVariable(value: ValueNode): boolean {
-  let found = false;
-  visit(value, {
-    Variable() {
-      found = true;
-      return BREAK;
-    },
-  });
-  return found;
 }
 
 /**

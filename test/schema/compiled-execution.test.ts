@@ -1,4 +1,4 @@
-import { buildSchema, parse, type ExecutionResult } from 'graphql';
+import { buildSchema, execute, parse, type ExecutionResult } from 'graphql';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import { compiledExecution, MAX_COMPILED_FIELDS } from '../../src/schema/compiled-execution';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
@@ -152,6 +152,14 @@ describe('compiled execution', () => {
     ],
     ['a __proto__ alias', { query: '{ tasks(first: 1) { nodes { __proto__: title } } }' }, false],
     [
+      'a required variable with a default, sent without it',
+      {
+        query: 'query Req($n: Int! = 2) { tasks(first: $n) { nodes { title } } }',
+        variables: {},
+      },
+      false,
+    ],
+    [
       'a custom scalar default value',
       {
         query: `query($d: DateTime = "2030-01-01T00:00:00Z") {
@@ -288,6 +296,29 @@ describe('compiled execution: what compiling may cost', () => {
     const { executor } = await compiledExecution(schema, options).load({ apollo: {} });
     return executor!;
   }
+
+  it('a custom scalar literal is interpreted: its keys would be written into the code', async () => {
+    const jsonSchema = buildSchema('scalar JSON type Query { echo(j: JSON): JSON }');
+    jsonSchema.getQueryType()!.getFields().echo!.resolve = (_, args: { j: unknown }) => args.j;
+    let compiles = 0;
+    const { executor } = await compiledExecution(jsonSchema, {
+      compileAfter: 0,
+      onCompile: () => (compiles += 1),
+    }).load({ apollo: {} });
+    const query = '{ echo(j: { __proto__: { role: 1 }, n: [1, 2] }) }';
+    const document = parse(query);
+    const result = await executor!({
+      document,
+      operation: document.definitions[0],
+      operationName: null,
+      context: {},
+      request: { query, variables: {} },
+    } as unknown as GatewayGraphQLRequestContext);
+    expect(compiles).toBe(0);
+    expect(JSON.stringify(result)).toBe(
+      JSON.stringify(await execute({ schema: jsonSchema, document })),
+    );
+  });
 
   it('an empty CPU budget leaves documents interpreted, with the same answers', async () => {
     let compiles = 0;
