@@ -9,6 +9,7 @@ import {
   getNamedType,
   getVariableValues,
   GraphQLError,
+  isAbstractType,
   isScalarType,
   isSpecifiedScalarType,
   Kind,
@@ -214,9 +215,10 @@ const UNSAFE_ALIAS = /_|^idx/i;
  *   runs them all;
  * - `@skip`/`@include`: graphql-jit stores their conditions on the shared field nodes, and a
  *   fragment spread under different conditions loses fields;
- * - aliases with `_` or starting with `idx`: graphql-jit names each field's resolve info by
- *   its path joined with `_`, so two paths could share one (a resolver reading another
- *   field's selection), and `__proto__` would drop the field;
+ * - aliases (or field names) with `_` or starting with `idx`, and interfaces or unions:
+ *   graphql-jit names each field's resolve info by its path joined with `_`, so two paths
+ *   could share one (a resolver reading another field's selection), and `__proto__` would
+ *   drop the field;
  * - a custom scalar's literal or default value (a JSON literal's keys would be written into the
  *   code, a variable inside one is lost, a DateTime default reaches resolvers as text), and a
  *   default on a required variable (graphql-jit ignores it);
@@ -254,7 +256,17 @@ function compilable(
   const visitor = visitWithTypeInfo(typeInfo, {
     StringValue: refuse,
     Directive: refuse,
-    Field: (node) => (node.alias && UNSAFE_ALIAS.test(node.alias.value) ? refuse() : undefined),
+    Field: (node) => {
+      if (node.alias && UNSAFE_ALIAS.test(node.alias.value)) return refuse();
+      // The same for field names (none in this schema; introspection's `__` ones cannot meet
+      // an alias without `_`), and for interfaces and unions, whose paths none of this checks.
+      if (!node.name.value.startsWith('__') && UNSAFE_ALIAS.test(node.name.value)) return refuse();
+      const parent = typeInfo.getParentType();
+      const type = getNamedType(typeInfo.getType());
+      return (parent && isAbstractType(parent)) || (type && isAbstractType(type))
+        ? refuse()
+        : undefined;
+    },
     VariableDefinition: (node) => {
       if (!node.defaultValue) return undefined;
       // graphql-jit ignores the default of a required variable (`$n: Int! = 20` sent without

@@ -320,6 +320,39 @@ describe('compiled execution: what compiling may cost', () => {
     );
   });
 
+  it('snake_case field names and interfaces or unions are interpreted, with the same answers', async () => {
+    const abstract = buildSchema(`
+      type A { a_b: Int }  type B { b: Int }  union U = A | B
+      type Query { snake_case: A, u: U, plain: B }`);
+    const fields = abstract.getQueryType()!.getFields();
+    fields.snake_case!.resolve = () => ({ a_b: 1 });
+    fields.plain!.resolve = () => ({ b: 2 });
+    fields.u!.resolve = () => ({ __typename: 'B', b: 3 });
+    let compiles = 0;
+    const { executor } = await compiledExecution(abstract, {
+      compileAfter: 0,
+      onCompile: () => (compiles += 1),
+    }).load({ apollo: {} });
+    const run = async (query: string) => {
+      const document = parse(query);
+      const result = await executor!({
+        document,
+        operation: document.definitions[0],
+        operationName: null,
+        context: {},
+        request: { query, variables: {} },
+      } as unknown as GatewayGraphQLRequestContext);
+      expect(JSON.stringify(result)).toBe(
+        JSON.stringify(await execute({ schema: abstract, document })),
+      );
+    };
+    await run('{ snake_case { a_b } }');
+    await run('{ u { ... on B { b } } }');
+    expect(compiles).toBe(0);
+    await run('{ plain { b } }');
+    expect(compiles).toBe(1);
+  });
+
   it('an empty CPU budget leaves documents interpreted, with the same answers', async () => {
     let compiles = 0;
     const execute = await executorOf({
