@@ -154,6 +154,17 @@ export interface KeptPageUnder {
   params: readonly unknown[];
 }
 
+/** keysetPageUnder's statement, built: the head, the page under it as JSON in its `ord`. */
+function underStatement(q: KeysetQuery, column: string, head: HeadStatement): KeptPageUnder {
+  const page = pageStatement(q, { column, ref: `h.${head.key}` }, true);
+  return {
+    sql: `select h.*, (select json_agg(p order by p.ord)::text from (${page.sql}) p) as page_rows
+       from (${head.sql}) h`,
+    // In the order of their placeholders: the select list comes before the from.
+    params: [...page.params, ...head.params],
+  };
+}
+
 /**
  * A one-row `head` statement and the page of `q.table` under it (rows whose `column` equals
  * the head's `key`), in one statement: the page is read only when the head has a row, so the
@@ -171,16 +182,7 @@ export async function keysetPageUnder<T, H = Record<string, unknown>>(
   head: HeadStatement,
   kept?: KeptPageUnder,
 ): Promise<{ head: H; page: Page<T> } | null> {
-  let statement: KeptPageUnder | undefined = kept;
-  if (!statement) {
-    const page = pageStatement(q, { column, ref: `h.${head.key}` }, true);
-    statement = {
-      sql: `select h.*, (select json_agg(p order by p.ord)::text from (${page.sql}) p) as page_rows
-       from (${head.sql}) h`,
-      // In the order of their placeholders: the select list comes before the from.
-      params: [...page.params, ...head.params],
-    };
-  }
+  const statement = kept ?? underStatement(q, column, head);
   const rows: (Record<string, unknown> & { page_rows: string | null })[] = await query(
     em,
     statement.sql,

@@ -20,14 +20,13 @@ import {
   visitWithTypeInfo,
   type ASTNode,
   type DocumentNode,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
   type ExecutionResult,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type ValueNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { measureDocument } from './query-limits';
 
 export interface CompiledExecutionOptions {
   /**
@@ -197,8 +196,11 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
   return made;
 }
 
-/** The most fields an operation may select, fragments expanded, and still be compiled. */
-export const MAX_COMPILED_FIELDS = 300;
+/**
+ * The most selections a document may have, fragments expanded at every spread (as the query
+ * limits measure them), and still be compiled.
+ */
+export const MAX_COMPILED_SELECTIONS = 300;
 
 /** Aliases graphql-jit could confuse with one another (see `compilable`). */
 const UNSAFE_ALIAS = /_|^idx/i;
@@ -222,8 +224,8 @@ const UNSAFE_ALIAS = /_|^idx/i;
  * - a custom scalar's literal or default value (a JSON literal's keys would be written into the
  *   code, a variable inside one is lost, a DateTime default reaches resolvers as text), and a
  *   default on a required variable (graphql-jit ignores it);
- * - more than MAX_COMPILED_FIELDS fields once fragments are expanded: compiling costs CPU and
- *   memory by the expanded size.
+ * - more than MAX_COMPILED_SELECTIONS selections once fragments are expanded: compiling costs
+ *   CPU and memory by the expanded size.
  */
 function compilable(
   schema: GraphQLSchema,
@@ -231,14 +233,7 @@ function compilable(
   operation: OperationDefinitionNode,
 ): boolean {
   if (operation.operation !== OperationTypeNode.QUERY) return false;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION)
-      fragments.set(definition.name.value, definition);
-  }
-  if (expandedFields(operation.selectionSet, fragments, new Map()) > MAX_COMPILED_FIELDS) {
-    return false;
-  }
+  if (measureDocument(document).selections > MAX_COMPILED_SELECTIONS) return false;
   const typeInfo = new TypeInfo(schema);
   let ok = true;
   const refuse = () => {
@@ -281,41 +276,14 @@ function compilable(
     ObjectField: customLiteral,
   });
   // The operation and every fragment (a fragment's arguments run wherever it is spread).
-  for (const definition of [operation, ...fragments.values()]) {
+  const definitions = document.definitions.filter(
+    (d) => d === operation || d.kind === Kind.FRAGMENT_DEFINITION,
+  );
+  for (const definition of definitions) {
     visit(definition, visitor);
     if (!ok) return false;
   }
   return true;
-}
-
-/** Fields selected under `set`, each fragment spread counted in full; stops past the bound. */
-function expandedFields(
-  set: SelectionSetNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-  sizes: Map<string, number>,
-): number {
-  let count = 0;
-  for (const selection of set.selections) {
-    if (selection.kind === Kind.FIELD) {
-      count += 1;
-      if (selection.selectionSet) count += expandedFields(selection.selectionSet, fragments, sizes);
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      count += expandedFields(selection.selectionSet, fragments, sizes);
-    } else {
-      const name = selection.name.value;
-      let size = sizes.get(name);
-      if (size === undefined) {
-        // Validation has refused fragment cycles; a fragment is counted once and reused.
-        sizes.set(name, MAX_COMPILED_FIELDS + 1);
-        const fragment = fragments.get(name);
-        size = fragment ? expandedFields(fragment.selectionSet, fragments, sizes) : 0;
-        sizes.set(name, size);
-      }
-      count += size;
-    }
-    if (count > MAX_COMPILED_FIELDS) return count;
-  }
-  return count;
 }
 
 /**

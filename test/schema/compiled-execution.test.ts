@@ -1,6 +1,6 @@
 import { buildSchema, execute, parse, type ExecutionResult } from 'graphql';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import { compiledExecution, MAX_COMPILED_FIELDS } from '../../src/schema/compiled-execution';
+import { compiledExecution, MAX_COMPILED_SELECTIONS } from '../../src/schema/compiled-execution';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
 import type { SeededUser } from '../helpers/seed';
@@ -168,7 +168,7 @@ describe('compiled execution', () => {
       false,
     ],
     [
-      `more than ${MAX_COMPILED_FIELDS} fields once fragments are expanded`,
+      `more than ${MAX_COMPILED_SELECTIONS} selections once fragments are expanded`,
       {
         query: `{ ${Array.from({ length: 25 }, (_, i) => `a${i}: tasks(first: 1) { nodes { ...T } }`).join(' ')} }
           fragment T on Task { ${TASK_FIELDS} owner { id email name role } }`,
@@ -292,32 +292,34 @@ describe('compiled execution: what compiling may cost', () => {
     } as unknown as GatewayGraphQLRequestContext;
   };
 
-  async function executorOf(options: Parameters<typeof compiledExecution>[1]) {
-    const { executor } = await compiledExecution(schema, options).load({ apollo: {} });
+  async function executorOf(options: Parameters<typeof compiledExecution>[1], over = schema) {
+    const { executor } = await compiledExecution(over, options).load({ apollo: {} });
     return executor!;
+  }
+
+  /** Runs `query` through the executor and asserts graphql-js's own answer. */
+  async function expectInterpretersAnswer(
+    run: Awaited<ReturnType<typeof executorOf>>,
+    over: typeof schema,
+    query: string,
+  ) {
+    const request = context(query);
+    expect(JSON.stringify(await run(request))).toBe(
+      JSON.stringify(await execute({ schema: over, document: request.document })),
+    );
   }
 
   it('a custom scalar literal is interpreted: its keys would be written into the code', async () => {
     const jsonSchema = buildSchema('scalar JSON type Query { echo(j: JSON): JSON }');
     jsonSchema.getQueryType()!.getFields().echo!.resolve = (_, args: { j: unknown }) => args.j;
     let compiles = 0;
-    const { executor } = await compiledExecution(jsonSchema, {
-      compileAfter: 0,
-      onCompile: () => (compiles += 1),
-    }).load({ apollo: {} });
-    const query = '{ echo(j: { __proto__: { role: 1 }, n: [1, 2] }) }';
-    const document = parse(query);
-    const result = await executor!({
-      document,
-      operation: document.definitions[0],
-      operationName: null,
-      context: {},
-      request: { query, variables: {} },
-    } as unknown as GatewayGraphQLRequestContext);
-    expect(compiles).toBe(0);
-    expect(JSON.stringify(result)).toBe(
-      JSON.stringify(await execute({ schema: jsonSchema, document })),
+    const run = await executorOf({ compileAfter: 0, onCompile: () => (compiles += 1) }, jsonSchema);
+    await expectInterpretersAnswer(
+      run,
+      jsonSchema,
+      '{ echo(j: { __proto__: { role: 1 }, n: [1, 2] }) }',
     );
+    expect(compiles).toBe(0);
   });
 
   it('snake_case field names and interfaces or unions are interpreted, with the same answers', async () => {
@@ -329,27 +331,11 @@ describe('compiled execution: what compiling may cost', () => {
     fields.plain!.resolve = () => ({ b: 2 });
     fields.u!.resolve = () => ({ __typename: 'B', b: 3 });
     let compiles = 0;
-    const { executor } = await compiledExecution(abstract, {
-      compileAfter: 0,
-      onCompile: () => (compiles += 1),
-    }).load({ apollo: {} });
-    const run = async (query: string) => {
-      const document = parse(query);
-      const result = await executor!({
-        document,
-        operation: document.definitions[0],
-        operationName: null,
-        context: {},
-        request: { query, variables: {} },
-      } as unknown as GatewayGraphQLRequestContext);
-      expect(JSON.stringify(result)).toBe(
-        JSON.stringify(await execute({ schema: abstract, document })),
-      );
-    };
-    await run('{ snake_case { a_b } }');
-    await run('{ u { ... on B { b } } }');
+    const run = await executorOf({ compileAfter: 0, onCompile: () => (compiles += 1) }, abstract);
+    await expectInterpretersAnswer(run, abstract, '{ snake_case { a_b } }');
+    await expectInterpretersAnswer(run, abstract, '{ u { ... on B { b } } }');
     expect(compiles).toBe(0);
-    await run('{ plain { b } }');
+    await expectInterpretersAnswer(run, abstract, '{ plain { b } }');
     expect(compiles).toBe(1);
   });
 
