@@ -211,7 +211,7 @@ async function buildApp(
       server.server.closeIdleConnections();
       await server.close();
       await upstream.close();
-      await passwords.close();
+      if (!(await passwords.close())) logger.warn('hashing threads still running at close');
       redis?.disconnect();
       await database.close();
       // Last: the spans of the requests that finished above are exported before it returns.

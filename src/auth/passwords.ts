@@ -5,6 +5,7 @@ import bcrypt from 'bcryptjs';
 import Piscina from 'piscina';
 import { outsideDeadline } from '../db/deadline';
 import { RateLimitedError } from '../errors';
+import { settlesWithin } from '../lib/settle';
 
 /**
  * bcrypt reads only the first 72 bytes of its input, and passwords may be 128 characters (up to
@@ -91,9 +92,12 @@ export class PasswordHasher {
     });
   }
 
-  /** Ends the worker threads; hashes still running are abandoned. */
-  async close(): Promise<void> {
-    await this.pool.destroy();
+  /**
+   * Ends the worker threads; hashes still running are abandoned. False when the threads had not
+   * ended after `graceMs`: they are left to end with the process.
+   */
+  async close(graceMs = 2_000): Promise<boolean> {
+    return settlesWithin(this.pool.destroy(), graceMs);
   }
 
   /**

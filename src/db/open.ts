@@ -5,9 +5,13 @@ import type { Metrics } from '../metrics';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded';
 import { migrate } from './migrate';
 import { ormOptions } from './orm-options';
-import { guardPool } from './pool-guard';
+import { settlesWithin } from '../lib/settle';
+import { endConnectionsInUse, guardPool } from './pool-guard';
 import { sendStatementsAsText } from './query';
 import { prepareDatabase } from './server-settings';
+
+/** How long closing waits for the pool's connections to come back before ending them. */
+const CLOSE_GRACE_MS = 2_000;
 
 export interface OpenDatabase {
   orm: MikroORM;
@@ -15,8 +19,11 @@ export interface OpenDatabase {
   embedded: boolean;
   /** Calls `listener` with every SQL statement sent, until the returned stop(). */
   watchStatements(listener: (text: string) => void): () => void;
-  /** Closes the pool, then the embedded database if there is one. */
-  close(): Promise<void>;
+  /**
+   * Closes the pool, then the embedded database if there is one. Connections still in use after
+   * `graceMs` (default 2 s: by then the HTTP server has let its requests finish) are ended.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -61,8 +68,18 @@ export async function openDatabase(
       connectTimeoutMs: database.embedded ? 30_000 : config.dbConnectTimeoutMs,
     }),
   );
-  const close = async () => {
-    await orm.close(true);
+  const close = async (graceMs = CLOSE_GRACE_MS) => {
+    const closing = orm.close(true);
+    if (!(await settlesWithin(closing, graceMs))) {
+      const { ended, lastStatements } = endConnectionsInUse(orm.em.getKnex());
+      logger.warn(
+        { connections: ended, lastStatements, graceMs },
+        'database connections still in use at close: ended',
+      );
+      if (!(await settlesWithin(closing, graceMs))) {
+        logger.error({ graceMs }, 'the database pool did not close: left behind');
+      }
+    }
     await embedded?.stop();
   };
   // On PGlite (in this process) no timer can fire while it works: no deadline there.

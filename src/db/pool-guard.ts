@@ -10,6 +10,8 @@ interface GuardedClient {
   query: (config: unknown, values?: unknown, callback?: unknown) => unknown;
   connection?: { stream?: { destroy(): void } };
   __switchboardGuarded?: boolean;
+  /** The last statement sent on this connection: what a close that had to end it names. */
+  __lastStatement?: string;
   database?: unknown;
   host?: unknown;
   port?: unknown;
@@ -30,9 +32,10 @@ export function guardConnection(raw: unknown, onQuery?: (text: string) => void):
   client.__switchboardGuarded = true;
   const query = client.query;
   client.query = function guardedQuery(this: GuardedClient, config, values, callback) {
-    if (onQuery) {
-      const text = typeof config === 'string' ? config : (config as { text?: unknown })?.text;
-      if (typeof text === 'string') onQuery(text);
+    const text = typeof config === 'string' ? config : (config as { text?: unknown })?.text;
+    if (typeof text === 'string') {
+      this.__lastStatement = text;
+      onQuery?.(text);
     }
     if (telemetry.enabled) {
       return traceStatement(this, config, values, callback, (c, v, cb) =>
@@ -139,4 +142,24 @@ export function guardPool(knex: Knex, acquireTimeoutMs: number): void {
       clearTimeout(timer);
     }
   };
+}
+
+interface PoolInternals {
+  pool?: { used?: { resource?: GuardedClient }[] };
+}
+
+/**
+ * Ends the connections the pool still counts as in use (their sockets destroyed: a query on
+ * one fails, the server rolls back what it had open) and says how many, with the last
+ * statement each had sent. knex's destroy()
+ * waits for every used connection to come back, without bound: a connection held by a query
+ * that never answers, or never given back, would hold the server's stop forever.
+ */
+export function endConnectionsInUse(knex: Knex): { ended: number; lastStatements: string[] } {
+  const used = (knex.client as unknown as PoolInternals).pool?.used ?? [];
+  const lastStatements = used.map(({ resource }) =>
+    (resource?.__lastStatement ?? '(none)').slice(0, 200),
+  );
+  for (const { resource } of used) resource?.connection?.stream?.destroy();
+  return { ended: used.length, lastStatements };
 }

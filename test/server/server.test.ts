@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
+import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, gql } from '../helpers/graphql';
@@ -326,5 +327,46 @@ describe('SIGTERM', () => {
       upstream.closeAllConnections();
       await new Promise<void>((r) => upstream.close(() => r()));
     }
+  });
+});
+
+describe('closing', () => {
+  it('ends a database connection that is never given back instead of waiting for it forever', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const app = await startTestApp({}, { logger });
+    // A connection taken out of the pool, as a leaked one would be; knex's destroy() alone
+    // waits for it without bound.
+    const knex = app.app.orm.em.getKnex();
+    const held = (await knex.client.acquireConnection()) as {
+      connection: { stream: Socket };
+      query(text: string): Promise<unknown>;
+    };
+    await held.query('select 41 + 1 as held');
+    const socket = held.connection.stream;
+    expect(socket.destroyed).toBe(false);
+    const started = Date.now();
+    await app.close();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(1_900);
+    expect(took).toBeLessThan(8_000);
+    expect(socket.destroyed).toBe(true);
+    const warned = lines.map((l) => JSON.parse(l) as { msg: string; connections?: number });
+    // The log names what the connection last ran: where to look for the leak.
+    expect(warned).toContainEqual(
+      expect.objectContaining({
+        msg: 'database connections still in use at close: ended',
+        connections: 1,
+        lastStatements: ['select 41 + 1 as held'],
+      }),
+    );
+  });
+
+  it('closes at once when every connection is back', async () => {
+    const app = await startTestApp();
+    expectNoErrors(await app.gql(`{ plans { tier } }`));
+    const started = Date.now();
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(1_500);
   });
 });
