@@ -1,6 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
@@ -15,6 +16,7 @@ import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { serviceUnavailableStatus } from './graphql-handler';
 import { operationTelemetry } from './operation-telemetry';
+import { asOnePlugin } from './request-plugins';
 import { sessionCheckPlugin } from './session-deferral';
 
 /**
@@ -39,8 +41,6 @@ export async function startApollo(
         }
       : { schema }),
     introspection: config.introspection,
-    // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
-    hideSchemaDetailsFromClientErrors: !config.introspection,
     includeStacktraceInErrorResponses: false,
     // Apollo pretty-prints by default (JSON.stringify with indentation): bytes and CPU for nobody.
     stringifyResult: (value) => JSON.stringify(value),
@@ -54,12 +54,20 @@ export async function startApollo(
       ApolloServerPluginLandingPageDisabled(),
       // Its per-field hook wraps every resolver; responses here are per-user and never cached.
       ApolloServerPluginCacheControlDisabled(),
-      // Before the cost plugin: it waits for an unverified session this checks on its own.
-      sessionCheckPlugin(),
-      queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
-      operationTelemetry(metrics),
-      errorLogger(),
-      serviceUnavailableStatus(),
+      // Federation's traces, for subgraphs: this is not one.
+      ApolloServerPluginInlineTraceDisabled(),
+      asOnePlugin(
+        [
+          // Before the cost plugin: it waits for an unverified session this checks on its own.
+          sessionCheckPlugin(),
+          queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
+          operationTelemetry(metrics),
+          errorLogger(),
+          serviceUnavailableStatus(),
+        ],
+        // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
+        { hideSuggestions: !config.introspection },
+      ),
     ],
   });
   await apollo.start();

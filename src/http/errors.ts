@@ -1,4 +1,4 @@
-import { type ApolloServerPlugin } from '@apollo/server';
+import type { RequestPlugin } from './request-plugins';
 import { ApolloServerValidationErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import type { FastifyInstance } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
@@ -129,11 +129,11 @@ export function formatError() {
 }
 
 /** Logs what formatError hid: every error that is neither coded nor the client's fault. */
-export function errorLogger(): ApolloServerPlugin<Context> {
+export function errorLogger(): RequestPlugin<Context> {
   return {
-    async requestDidStart({ contextValue }) {
+    requestDidStart({ contextValue }) {
       return {
-        async didEncounterErrors({ errors, request }) {
+        didEncounterErrors({ errors, request }) {
           for (const error of errors) {
             const original = unwrapResolverError(error);
             if (original instanceof AppError) continue;

@@ -1,10 +1,5 @@
 import { Readable } from 'node:stream';
-import {
-  HeaderMap,
-  type ApolloServer,
-  type ApolloServerPlugin,
-  type HTTPGraphQLResponse,
-} from '@apollo/server';
+import { HeaderMap, type ApolloServer, type HTTPGraphQLResponse } from '@apollo/server';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../context';
@@ -12,6 +7,7 @@ import { withDeadline } from '../db/deadline';
 import { SERVICE_RETRY_AFTER_SECONDS } from '../errors';
 import type { Clock } from '../lib/clock';
 import { telemetry } from '../telemetry';
+import type { RequestPlugin } from './request-plugins';
 import {
   errorResponse,
   planIdempotency,
@@ -120,11 +116,11 @@ function forward(reply: FastifyReply, response: HTTPGraphQLResponse) {
  * Retry-After, so that clients and proxies can tell "retry later" from "bug"; one with partial
  * data stays 200 with the coded errors beside it.
  */
-export function serviceUnavailableStatus(): ApolloServerPlugin<Context> {
+export function serviceUnavailableStatus(): RequestPlugin<Context> {
   return {
-    async requestDidStart() {
+    requestDidStart() {
       return {
-        async willSendResponse({ response }) {
+        willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
           const { data, errors } = response.body.singleResult;
           if (!errors?.some((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE')) return;

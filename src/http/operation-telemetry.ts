@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestPlugin } from './request-plugins';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context } from '../context';
 import type { Metrics } from '../metrics';
@@ -35,14 +35,14 @@ export async function inOperationSpan<T>(run: () => Promise<T>): Promise<T> {
  * never resolves to an operation (does not parse, fails validation) is not an operation: it is
  * timed only as an HTTP request.
  */
-export function operationTelemetry(metrics: Metrics): ApolloServerPlugin<Context> {
+export function operationTelemetry(metrics: Metrics): RequestPlugin<Context> {
   return {
-    async requestDidStart() {
+    requestDidStart() {
       const started = performance.now();
       let type: string | null = null;
       let name: string | null = null;
       return {
-        async didResolveOperation({ operation }) {
+        didResolveOperation({ operation }) {
           if (!operation) return;
           type = operation.operation;
           name = operation.name?.value ?? null;
@@ -56,7 +56,7 @@ export function operationTelemetry(metrics: Metrics): ApolloServerPlugin<Context
             });
           }
         },
-        async willSendResponse({ response }) {
+        willSendResponse({ response }) {
           if (type !== null) {
             metrics.observeOperation(type, name, (performance.now() - started) / 1000);
           }

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestPlugin } from './request-plugins';
 import type { FastifyRequest } from 'fastify';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { isUnverified, verifySessionNow } from '../auth/session-check';
@@ -95,15 +95,15 @@ export function rootIsOneTasksField(operation: OperationDefinitionNode): boolean
  * charged (the cost plugin waits for it: `ctx.session`) and before anything executes. Listed
  * before the cost plugin, so that its hook starts first.
  */
-export function sessionCheckPlugin(): ApolloServerPlugin<Context> {
+export function sessionCheckPlugin(): RequestPlugin<Context> {
   return {
-    async requestDidStart() {
+    requestDidStart() {
       return {
-        async didResolveOperation({ contextValue: ctx, operation }) {
-          if (!isUnverified(ctx.viewer)) return;
-          if (operation && rootIsOneTasksField(operation)) return;
+        didResolveOperation({ contextValue: ctx, operation }) {
+          if (!isUnverified(ctx.viewer)) return undefined;
+          if (operation && rootIsOneTasksField(operation)) return undefined;
           ctx.session = verifySessionNow(ctx);
-          await ctx.session;
+          return ctx.session.then(() => undefined);
         },
       };
     },

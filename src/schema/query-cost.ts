@@ -1,4 +1,5 @@
-import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap } from '@apollo/server';
+import type { RequestPlugin } from '../http/request-plugins';
 import {
   getNamedType,
   isListType,
@@ -213,10 +214,10 @@ export function queryCostPlugin(
   budget: CostBudget,
   maxCost: number,
   metrics?: Metrics,
-): ApolloServerPlugin<Context> {
+): RequestPlugin<Context> {
   const { capacity, restoreRate } = budget.settings;
   return {
-    async requestDidStart() {
+    requestDidStart() {
       let requested: number | null = null;
       let payer = '';
       let available = capacity;
