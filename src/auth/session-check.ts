@@ -90,16 +90,24 @@ export async function verifySession(ctx: Context): Promise<void> {
   if (ctx.viewer.kind !== 'user') throw new InvalidCredentialsError();
 }
 
-/** A type-graphql validateFn that checks an unverified viewer's session before refusing input. */
+/**
+ * A type-graphql validateFn that checks an unverified viewer's session before refusing input.
+ * Valid input it can tell at once answers at once (no promise).
+ */
 export function sessionBeforeInputErrors(
-  validate: (value: unknown) => Promise<void>,
-): (value: unknown, type: unknown, data: { context: object }) => Promise<void> {
-  return async (value, _type, data) => {
+  validate: (value: unknown) => Promise<void> | undefined,
+): (value: unknown, type: unknown, data: { context: object }) => Promise<void> | undefined {
+  const refuse = async (err: unknown, ctx: Context): Promise<never> => {
+    await verifySession(ctx);
+    throw err;
+  };
+  return (value, _type, data) => {
+    let pending: Promise<void> | undefined;
     try {
-      await validate(value);
+      pending = validate(value);
     } catch (err) {
-      await verifySession(data.context as Context);
-      throw err;
+      return refuse(err, data.context as Context);
     }
+    return pending?.catch((err: unknown) => refuse(err, data.context as Context));
   };
 }

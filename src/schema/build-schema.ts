@@ -20,6 +20,7 @@ import {
   UsageSummaryResolver,
 } from '../resolvers/usage/usage-summary.resolver';
 import { UserUsageResolver } from '../resolvers/usage/user-usage.resolver';
+import { validateArgumentsAtOnce } from './arguments-at-once';
 import { DateTimeScalar } from './scalars';
 
 const resolvers = [
@@ -44,6 +45,7 @@ const resolvers = [
  * for emitting the SDL no services are needed.
  */
 export function buildAppSchema(services?: Services): GraphQLSchema {
+  validateArgumentsAtOnce();
   const instances = new Map<unknown, unknown>(
     resolvers.map((Resolver) => [Resolver, new Resolver(services as Services)]),
   );

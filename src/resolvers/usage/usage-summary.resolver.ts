@@ -7,17 +7,19 @@ import { UsageByDay, UsageByTool, UsageSummary } from './usage.types';
 /**
  * The fields of a usage summary, each read only when asked for: an admin page that shows a
  * total per user runs one sum for the whole page, not the per-tool and per-day breakdowns.
+ * The totals are the loader's promise followed once, not an async function around it: a page
+ * of 50 users asks for 50.
  */
 @Resolver(() => UsageSummary)
 export class UsageSummaryResolver {
   @FieldResolver(() => Int, { description: 'Calls that reached a tool in the range' })
-  async calls(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
-    return (await ctx.loaders.usageTotals.load(summary))?.calls ?? 0;
+  calls(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
+    return ctx.loaders.usageTotals.load(summary).then((totals) => totals?.calls ?? 0);
   }
 
   @FieldResolver(() => Int, { description: 'Tokens charged in the range' })
-  async totalTokens(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
-    return (await ctx.loaders.usageTotals.load(summary))?.totalTokens ?? 0;
+  totalTokens(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
+    return ctx.loaders.usageTotals.load(summary).then((totals) => totals?.totalTokens ?? 0);
   }
 
   @FieldResolver(() => [UsageByTool], { description: 'Most tokens first' })
