@@ -15,7 +15,9 @@ import { ensureDataset } from './dataset';
  * (autocannon, bench/perf/load.ts). Options (after `--`):
  *   --scale 1        data: 10k users, 1M tasks, 2M usage records (0.1 for a quick run)
  *   --seconds 20     measured seconds per run, after --warmup 5 seconds
- *   --runs 1         runs per measurement (the median is printed)
+ *   --runs 1         rounds per measurement: each round measures every target in turn (so
+ *                    that what else the machine does lands on all alike); the median of the
+ *                    rounds is printed, and with more than one round each round's ratio too
  *   --connections 50,200
  *   --only tasks,admin,me,mutation,invoke
  *   --profile DIR    Switchboard writes a V8 CPU profile there when it stops (--cpu-prof)
@@ -140,71 +142,74 @@ interface Measured {
 const tmp = mkdtempSync(join(tmpdir(), 'sb-bench-'));
 let jobCount = 0;
 
+/** One measurement of one target: warm-up, then the measured window. */
 async function load(
   target: Target,
   path: string,
   connections: number,
   requests: { headers: Record<string, string>; body: string }[],
 ): Promise<Measured> {
-  const results: Measured[] = [];
-  for (let run = 0; run < runs; run += 1) {
-    const file = join(tmp, `job-${(jobCount += 1)}.json`);
-    // Warm-up first, untimed; then the measured window, with CPU and statements around it.
-    writeFileSync(
-      file,
-      JSON.stringify({
-        url: `${target.url}${path}`,
-        connections,
-        seconds: warmup,
-        warmup: 0,
-        requests,
-        errorMarker: '"errors"',
-      }),
-    );
-    if (warmup > 0)
-      execFileSync(process.execPath, ['scripts/run-ts.mjs', 'bench/perf/load.ts', file], {
-        cwd: ROOT,
-      });
-    writeFileSync(
-      file,
-      JSON.stringify({
-        url: `${target.url}${path}`,
-        connections,
-        seconds,
-        warmup: 0,
-        requests,
-        errorMarker: '"errors"',
-      }),
-    );
-    const cpu0 = cpuSeconds(target.pid);
-    const st0 = await statements(target);
-    const out = execFileSync(process.execPath, ['scripts/run-ts.mjs', 'bench/perf/load.ts', file], {
+  const file = join(tmp, `job-${(jobCount += 1)}.json`);
+  // Warm-up first, untimed; then the measured window, with CPU and statements around it.
+  writeFileSync(
+    file,
+    JSON.stringify({
+      url: `${target.url}${path}`,
+      connections,
+      seconds: warmup,
+      warmup: 0,
+      requests,
+      errorMarker: '"errors"',
+    }),
+  );
+  if (warmup > 0)
+    execFileSync(process.execPath, ['scripts/run-ts.mjs', 'bench/perf/load.ts', file], {
       cwd: ROOT,
-      maxBuffer: 1 << 24,
-    }).toString();
-    const cpu1 = cpuSeconds(target.pid);
-    const st1 = await statements(target);
-    const r = JSON.parse(out.trim().split('\n').pop()!) as {
-      requests: number;
-      rps: number;
-      p50: number;
-      p95: number;
-      p99: number;
-      errors: number;
-    };
-    const st = st0 === null || st1 === null ? null : (st1 - st0) / Math.max(1, r.requests);
-    results.push({
-      rps: r.rps,
-      p50: r.p50,
-      p95: r.p95,
-      p99: r.p99,
-      errors: r.errors,
-      cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / Math.max(1, r.requests),
-      statementsPerRequest: st,
     });
-  }
-  results.sort((a, b) => a.rps - b.rps);
-  return results[Math.floor(results.length / 2)]!;
+  writeFileSync(
+    file,
+    JSON.stringify({
+      url: `${target.url}${path}`,
+      connections,
+      seconds,
+      warmup: 0,
+      requests,
+      errorMarker: '"errors"',
+    }),
+  );
+  const cpu0 = cpuSeconds(target.pid);
+  const st0 = await statements(target);
+  const out = execFileSync(process.execPath, ['scripts/run-ts.mjs', 'bench/perf/load.ts', file], {
+    cwd: ROOT,
+    maxBuffer: 1 << 24,
+  }).toString();
+  const cpu1 = cpuSeconds(target.pid);
+  const st1 = await statements(target);
+  const r = JSON.parse(out.trim().split('\n').pop()!) as {
+    requests: number;
+    rps: number;
+    p50: number;
+    p95: number;
+    p99: number;
+    errors: number;
+  };
+  const st = st0 === null || st1 === null ? null : (st1 - st0) / Math.max(1, r.requests);
+  return {
+    rps: r.rps,
+    p50: r.p50,
+    p95: r.p95,
+    p99: r.p99,
+    errors: r.errors,
+    cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / Math.max(1, r.requests),
+    statementsPerRequest: st,
+  };
+}
+
+/** The round of median req/s (its other figures with it); errors summed over every round. */
+function median(results: Measured[]): Measured {
+  const sorted = [...results].sort((a, b) => a.rps - b.rps);
+  const middle = sorted[Math.floor(sorted.length / 2)]!;
+  return { ...middle, errors: results.reduce((sum, m) => sum + m.errors, 0) };
 }
 
 /** An ES module from this CommonJS bench (swc would turn `import()` into `require`). */
@@ -344,14 +349,27 @@ async function main() {
     perTarget: Record<string, { headers: Record<string, string>; body: string }[]>,
   ) => {
     for (const connections of connectionsList) {
-      for (const [targetName, requests] of Object.entries(perTarget)) {
-        const target = bySwitchboard.get(targetName);
-        if (!target) continue;
-        const m = await load(target, '/graphql', connections, requests);
-        rows.push({ scenario: name, connections, target: targetName, m });
-        console.log(
-          `  ${name} @${connections} ${targetName}: ${m.rps.toFixed(0)} req/s, p95 ${m.p95.toFixed(0)} ms, ${m.errors} errors`,
-        );
+      const measured = new Map<string, Measured[]>();
+      for (let round = 1; round <= runs; round += 1) {
+        for (const [targetName, requests] of Object.entries(perTarget)) {
+          const target = bySwitchboard.get(targetName);
+          if (!target) continue;
+          const m = await load(target, '/graphql', connections, requests);
+          measured.set(targetName, [...(measured.get(targetName) ?? []), m]);
+          console.log(
+            `  ${name} @${connections} ${targetName}${runs > 1 ? ` (round ${round})` : ''}: ${m.rps.toFixed(0)} req/s, p95 ${m.p95.toFixed(0)} ms, ${m.errors} errors`,
+          );
+        }
+        const sb = measured.get('Switchboard')?.[round - 1];
+        const pg = measured.get('PostGraphile')?.[round - 1];
+        if (runs > 1 && sb && pg) {
+          console.log(
+            `  round ${round}: Switchboard ${(sb.rps / pg.rps).toFixed(2)}x PostGraphile`,
+          );
+        }
+      }
+      for (const [targetName, results] of measured) {
+        rows.push({ scenario: name, connections, target: targetName, m: median(results) });
       }
     }
   };
