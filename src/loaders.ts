@@ -6,7 +6,7 @@ import type { TaskFilterValues, TaskPageQuery } from './entities/task.repository
 import type { Viewer } from './auth/viewer';
 import type { Page } from './lib/pagination';
 import { systemClock, type Clock } from './lib/clock';
-import { UsageAggregates, type UsageRange } from './entities/usage-aggregates';
+import { UsageAggregates, type UsageRange, type UsageTotals } from './entities/usage-aggregates';
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
   const map = new Map(rows.map((row) => [row.id, row]));
@@ -41,8 +41,13 @@ function usageLoader<T>(
       }
       return keys.map((key) => results.get(key));
     },
-    { cacheKeyFn: (key) => `${key.userId}:${key.from.getTime()}:${key.to?.getTime() ?? 'now'}` },
+    { cacheKeyFn: usageKeyText },
   );
+}
+
+/** A usage key as text: the loaders' cache key, and `known.usageTotals`'. */
+export function usageKeyText(key: UsageKey): string {
+  return `${key.userId}:${key.from.getTime()}:${key.to?.getTime() ?? 'now'}`;
 }
 interface OwnerCountKey {
   ownerId: string;
@@ -117,6 +122,16 @@ export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock =
     usageTotals: usageLoader((ids, range) => usage.totals(ids, range)),
     usageByTool: usageLoader((ids, range) => usage.byTool(ids, range)),
     usageByDay: usageLoader((ids, range) => usage.byDay(ids, range)),
+    /**
+     * Values a statement of this request has already read (an admin users page computes its
+     * rows' task counts and usage totals in its own statement): their fields answer them at
+     * once, where a primed loader would answer each with a promise (four a row, on a page of
+     * 50). Task counts are without a filter, by owner; usage totals by `usageKeyText`.
+     */
+    known: {
+      taskCounts: new Map<string, number>(),
+      usageTotals: new Map<string, UsageTotals>(),
+    },
   };
   // An unverified viewer's account is primed once its check has read it (auth/session-check.ts).
   if (viewer?.kind === 'user' && !('unverified' in viewer && viewer.unverified)) {

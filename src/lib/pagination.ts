@@ -112,7 +112,8 @@ export interface Page<T> {
 /** Where a connection's rows and count come from; each is loaded only if a field asks. */
 export interface PageSource<T> {
   page(): Promise<Page<T>>;
-  count(): Promise<number>;
+  /** A number at once when it is already known (loaders.known). */
+  count(): number | Promise<number>;
 }
 
 /**
@@ -170,7 +171,7 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
     }
 
     @Field(() => Int, { description: 'Rows in the whole list, with its filter' })
-    totalCount(): Promise<number> {
+    totalCount(): number | Promise<number> {
       return this.source.count();
     }
   }

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../errors';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
 import type { Clock } from '../../lib/clock';
-import type { Loaders } from '../../loaders';
+import { usageKeyText, type Loaders } from '../../loaders';
 import type { UsageRange } from '../usage/usage.service';
 import type { AuditService } from '../../audit/audit.service';
 import { UserConnection, type UsersArgs } from './admin.types';
@@ -28,8 +28,9 @@ export class AdminService {
   /**
    * The users page, newest first. `ahead` names what the page's rows will be asked for (read
    * from the selection by the resolver): the task count and the usage totals are then computed
-   * in the page's own statement, for the page's rows only, and handed to the loaders the row
-   * fields read from, so an admin page of 50 users with both costs one statement, not three.
+   * in the page's own statement, for the page's rows only, and kept where the row fields read
+   * them (`loaders.known`), so an admin page of 50 users with both costs one statement, not
+   * three, and its fields answer without waiting.
    */
   users(
     em: EntityManager,
@@ -46,12 +47,14 @@ export class AdminService {
           taskCounts: ahead.taskCounts,
           usage: usage && { from: usage.from, to: usage.to ?? this.clock.now() },
         });
+        const known = loaders!.known;
         for (const [id, row] of aggregates) {
-          if (row.taskCount !== undefined) {
-            loaders!.taskCount.prime({ ownerId: id, filter: null }, row.taskCount);
-          }
+          if (row.taskCount !== undefined) known.taskCounts.set(id, row.taskCount);
           if (usage && row.usage) {
-            loaders!.usageTotals.prime({ userId: id, from: usage.from, to: usage.to }, row.usage);
+            known.usageTotals.set(
+              usageKeyText({ userId: id, from: usage.from, to: usage.to }),
+              row.usage,
+            );
           }
         }
         return page;

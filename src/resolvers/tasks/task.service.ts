@@ -75,7 +75,9 @@ export class TaskService {
     const { filter } = query;
     return new TaskConnection({
       page: () => loaders.taskPage.load({ ownerId, query }),
-      count: () => loaders.taskCount.load({ ownerId, filter }),
+      count: () =>
+        (filter == null ? loaders.known.taskCounts.get(ownerId) : undefined) ??
+        loaders.taskCount.load({ ownerId, filter }),
     });
   }
 

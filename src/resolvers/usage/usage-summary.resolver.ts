@@ -2,23 +2,28 @@ import { Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../context';
 import { Tool } from '../../entities';
 import { NotFoundError } from '../../errors';
+import { usageKeyText } from '../../loaders';
 import { UsageByDay, UsageByTool, UsageSummary } from './usage.types';
 
 /**
  * The fields of a usage summary, each read only when asked for: an admin page that shows a
  * total per user runs one sum for the whole page, not the per-tool and per-day breakdowns.
- * The totals are the loader's promise followed once, not an async function around it: a page
- * of 50 users asks for 50.
+ * Totals a statement of the request already read (an admin users page) answer at once; the
+ * others follow their loader's promise once, not an async function around it.
  */
 @Resolver(() => UsageSummary)
 export class UsageSummaryResolver {
   @FieldResolver(() => Int, { description: 'Calls that reached a tool in the range' })
-  calls(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
+  calls(@Root() summary: UsageSummary, @Ctx() ctx: Context): number | Promise<number> {
+    const known = ctx.loaders.known.usageTotals.get(usageKeyText(summary));
+    if (known) return known.calls;
     return ctx.loaders.usageTotals.load(summary).then((totals) => totals?.calls ?? 0);
   }
 
   @FieldResolver(() => Int, { description: 'Tokens charged in the range' })
-  totalTokens(@Root() summary: UsageSummary, @Ctx() ctx: Context): Promise<number> {
+  totalTokens(@Root() summary: UsageSummary, @Ctx() ctx: Context): number | Promise<number> {
+    const known = ctx.loaders.known.usageTotals.get(usageKeyText(summary));
+    if (known) return known.totalTokens;
     return ctx.loaders.usageTotals.load(summary).then((totals) => totals?.totalTokens ?? 0);
   }
 
