@@ -42,7 +42,9 @@ export function toPlain<T>(em: EntityManager, entity: new (...args: never[]) => 
         if (value == null) out[field.name] = null;
         else if (field.ref) out[field.name] = { id: value };
         else if (field.date && !(value instanceof Date))
-          out[field.name] = platform.parseDate(value as string);
+          out[field.name] =
+            (typeof value === 'string' ? parseUtcTimestamp(value) : null) ??
+            platform.parseDate(value as string);
         else out[field.name] = value;
       }
       return out;
@@ -50,4 +52,61 @@ export function toPlain<T>(em: EntityManager, entity: new (...args: never[]) => 
     mappers.set(meta, mapper);
   }
   return mapper(row) as T;
+}
+
+const DIGIT_0 = 48;
+
+/** The decimal number in text[from, to), or -1 if any of it is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i += 1) {
+    const digit = text.charCodeAt(i) - DIGIT_0;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * A timestamp as PostgreSQL writes a timestamptz in JSON for a UTC session
+ * (`2026-11-30T12:34:56.123456+00:00`, the fraction optional, 1 to 6 digits) as the Date the
+ * Date parser makes of it (milliseconds truncated, as it does), or null for any other form,
+ * which the caller parses as before. A page's rows come as JSON text (db/keyset.ts) with four
+ * timestamps each: the Date parser takes about 200 ns for this form, this a fraction of that.
+ */
+export function parseUtcTimestamp(text: string): Date | null {
+  const n = text.length;
+  // 25 characters without a fraction, up to 32 with six digits of it.
+  if (n < 25 || n > 32 || n === 26) return null;
+  if (
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    !text.endsWith('+00:00')
+  ) {
+    return null;
+  }
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
+  const hour = digits(text, 11, 13);
+  const minute = digits(text, 14, 16);
+  const second = digits(text, 17, 19);
+  let ms = 0;
+  const end = n - 6;
+  if (end > 19) {
+    if (text.charCodeAt(19) !== 46) return null; // .
+    const fraction = digits(text, 20, end);
+    if (fraction < 0) return null;
+    const shown = end - 20;
+    ms = shown >= 3 ? Math.floor(fraction / 10 ** (shown - 3)) : fraction * 10 ** (3 - shown);
+  }
+  // Date.UTC reads years 0-99 as 1900-1999; out-of-range parts roll over instead of failing
+  // (a part that is not digits is -1).
+  if (year < 100 || month < 1 || month > 12 || day < 1) return null;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return null;
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+  return date.getUTCDate() === day ? date : null;
 }

@@ -132,7 +132,13 @@ export function applyRules(schema: GraphQLSchema, rules: IRules, options: Option
       if (rule === allow) continue;
       const resolve: GraphQLFieldResolver<unknown, object> = field.resolve ?? defaultFieldResolver;
       const fallback = options.fallbackError;
+      // A rule that depends on the context alone, once it has allowed this request, allows it at
+      // once: a page of 20 tasks asks it for each owner's email and name.
+      const perRequest = isRule(rule) && rule.cache === 'contextual' ? rule : null;
       const guarded: GraphQLFieldResolver<unknown, object> = (parent, args, ctx, info) => {
+        if (perRequest && contextual.get(ctx)?.get(perRequest) === true) {
+          return resolve(parent, args, ctx, info);
+        }
         const verdict = evaluate(rule, parent, args, ctx, info);
         const decide = (v: boolean | Error) => {
           if (v === true) return resolve(parent, args, ctx, info);
