@@ -151,9 +151,9 @@ interface PoolInternals {
 /**
  * Ends the connections the pool still counts as in use (their sockets destroyed: a query on
  * one fails, the server rolls back what it had open) and says how many, with the last
- * statement each had sent. knex's destroy()
- * waits for every used connection to come back, without bound: a connection held by a query
- * that never answers, or never given back, would hold the server's stop forever.
+ * statement each had sent. knex's destroy() waits for every used connection to come back,
+ * without bound: a connection held by a query that never answers, or never given back, would
+ * hold the server's stop forever.
  */
 export function endConnectionsInUse(knex: Knex): { ended: number; lastStatements: string[] } {
   const used = (knex.client as unknown as PoolInternals).pool?.used ?? [];

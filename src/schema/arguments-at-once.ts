@@ -38,29 +38,12 @@ export function validateArgumentsAtOnce(): boolean {
     return false;
   }
   const original = mod.validateArg;
+  if (typeof original === 'function' && original.atOnce) return true;
   if (typeof original !== 'function' || original.length !== 7) return false;
-  if (original.atOnce) return true;
-  const atOnce: ValidateArgModule['validateArg'] = function validateArg(
-    argValue,
-    argType,
-    resolverData,
-    globalValidate,
-    argValidateSettings,
-    globalValidateFn,
-    argValidateFn,
-  ) {
+  const atOnce: ValidateArgModule['validateArg'] = function validateArg(...args) {
+    const [argValue, argType, resolverData, , , globalValidateFn, argValidateFn] = args;
     const validateFn = argValidateFn ?? globalValidateFn;
-    if (typeof validateFn !== 'function') {
-      return original(
-        argValue,
-        argType,
-        resolverData,
-        globalValidate,
-        argValidateSettings,
-        globalValidateFn,
-        argValidateFn,
-      );
-    }
+    if (typeof validateFn !== 'function') return original(...args);
     let verdict: unknown;
     try {
       verdict = (validateFn as (v: unknown, t: unknown, d: unknown) => unknown)(
