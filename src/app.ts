@@ -22,6 +22,7 @@ import { SignInDoor } from './http/sign-in-shedding';
 import { systemClock, type Clock } from './lib/clock';
 import { CostBudget } from './lib/cost-budget';
 import { RateLimiter } from './lib/rate-limit';
+import { settlesWithin } from './lib/settle';
 import { connectRedis } from './lib/redis-client';
 import { RedisHealth } from './lib/redis-health';
 import { createLogger } from './logger';
@@ -209,7 +210,15 @@ async function buildApp(
       http.startDraining();
       clearInterval(expireIdempotency);
       server.server.closeIdleConnections();
-      await server.close();
+      // In-flight requests finish; a connection still open at half the shutdown time (a request
+      // whose body never ends, a client that never reads) is cut, so that the pool and the
+      // traces still close before main.ts's hard exit.
+      const draining = server.close();
+      if (!(await settlesWithin(draining, config.shutdownTimeoutMs / 2))) {
+        logger.warn('connections still open at close: cut');
+        server.server.closeAllConnections();
+        await draining;
+      }
       await upstream.close();
       if (!(await passwords.close())) logger.warn('hashing threads still running at close');
       redis?.disconnect();

@@ -32,6 +32,7 @@ describe('the published schema', () => {
       headers: { 'if-none-match': '"something-else"' },
     });
     expect(other.status).toBe(200);
+    expect(await other.text()).toBe(COMMITTED);
   });
 
   it('can be turned off', async () => {

@@ -362,6 +362,30 @@ describe('closing', () => {
     );
   });
 
+  it('cuts a request that never ends at half the shutdown time instead of waiting for it', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const app = await startTestApp({ shutdownTimeoutMs: 2_000 }, { logger });
+    const { port } = new URL(app.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // A request whose body never comes: the server waits for it, so the connection is not idle.
+    socket.write(
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await app.close();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(6_000);
+    await ended;
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain(
+      'connections still open at close: cut',
+    );
+  });
+
   it('closes at once when every connection is back', async () => {
     const app = await startTestApp();
     expectNoErrors(await app.gql(`{ plans { tier } }`));
