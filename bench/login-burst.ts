@@ -27,6 +27,11 @@ const LOGINS_PER_USER = 10; // 20 x 10 = 200; 10 a minute is the default per-ema
 const LOGINS = USERS * LOGINS_PER_USER; // 200, 20 per address: the address budget is 30
 const PASSWORD = 'bench-password-123';
 
+/** `--profile DIR`: the server writes a V8 CPU profile of its event loop there when it stops. */
+const profileAt = process.argv.indexOf('--profile');
+const profileFlags =
+  profileAt === -1 ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.argv[profileAt + 1] ?? '.'}`];
+
 /**
  * Starts `node dist/src/main.js` and resolves once `/health` answers. Its logs (a line a request
  * at info) go to a file, as they would to a container's log driver: a pipe into this busy
@@ -39,7 +44,7 @@ async function startServer(
   const port = await freePort();
   const log = join(mkdtempSync(join(tmpdir(), 'switchboard-login-burst-log-')), 'server.log');
   const out = openSync(log, 'a');
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const child = spawn(process.execPath, [...profileFlags, 'dist/src/main.js'], {
     env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', out, out],
   });

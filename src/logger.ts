@@ -27,7 +27,10 @@ export function createLogger(config: Config): Logger {
   const pretty =
     config.logFormat === 'pretty' ||
     (config.logFormat === 'auto' && !config.isProduction && process.stdout.isTTY === true);
-  if (!pretty) return pino(options);
+  // Lines are written by a worker of libuv's pool, those that come while one is being written
+  // together after it, instead of one synchronous write each on the event loop (a burst of
+  // requests made hundreds). pino writes what is still buffered when the process exits.
+  if (!pretty) return pino(options, pino.destination({ dest: 1, sync: false }));
   // Loaded only here: production never loads it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const prettyStream = require('pino-pretty') as (o: object) => NodeJS.WritableStream;

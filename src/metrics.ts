@@ -147,7 +147,7 @@ export class Metrics {
    * Bearer token; without, to loopback clients only (tool names and traffic are not public).
    */
   register(server: FastifyInstance, token?: string): void {
-    server.addHook('onResponse', async (request, reply) => {
+    server.addHook('onResponse', (request, reply, done) => {
       this.httpDuration.observe(
         {
           method: request.method,
@@ -156,6 +156,7 @@ export class Metrics {
         },
         reply.elapsedTime / 1000,
       );
+      done();
     });
     server.get('/metrics', async (request, reply) => {
       if (!mayRead(request, token)) {

@@ -61,16 +61,17 @@ export async function registerProtection(
     ...(options.hsts ? { 'strict-transport-security': 'max-age=31536000; includeSubDomains' } : {}),
   };
 
-  server.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  server.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     void reply.headers(headers);
     const route = request.routeOptions.url;
     if (route === '/graphql') void reply.header('cache-control', 'no-store');
     if (options.isDraining() && !ALWAYS_ANSWERED.has(route ?? '') && route !== '/ready') {
       options.metrics.shed.inc({ reason: 'draining' });
       void reply.header('connection', 'close');
-      return reply.send(unavailable(reply, 'The server is shutting down; retry shortly'));
+      void reply.send(unavailable(reply, 'The server is shutting down; retry shortly'));
+      return;
     }
-    return undefined;
+    done();
   });
 
   if (options.maxEventLoopDelayMs > 0) {

@@ -243,6 +243,75 @@ describe('logs', () => {
   }, 60_000);
 });
 
+describe('request logs', () => {
+  it('write one line a request, when it is answered, with its id, route, status and time and no secrets', async () => {
+    const { child, out } = startServer({ LOG_FORMAT: 'json' });
+    try {
+      expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
+      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
+      const requestId = `log-line-${process.pid}-${Date.now()}`;
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-request-id': requestId,
+          authorization: 'Bearer not-a-token-but-secret',
+        },
+        body: JSON.stringify({
+          query: 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
+          variables: { i: { email: 'nobody@example.com', password: 'a-password-never-logged' } },
+        }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      // The lines are written off the event loop: they come shortly after the answer.
+      const mine = () =>
+        out()
+          .split('\n')
+          .filter((l) => l.includes(requestId))
+          .map((l) => JSON.parse(l) as Record<string, any>);
+      expect(
+        await waitFor(async () => mine().some((l) => l.msg === 'request completed'), 5_000),
+      ).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      const lines = mine();
+      // Fastify alone writes two ("incoming request" too).
+      expect(lines.filter((l) => l.req || l.res)).toHaveLength(1);
+      const [line] = lines.filter((l) => l.msg === 'request completed');
+      expect(line).toMatchObject({
+        level: 30,
+        reqId: requestId,
+        req: { method: 'POST', url: '/graphql', remoteAddress: '127.0.0.1' },
+        res: { statusCode: 200 },
+      });
+      expect(typeof line!.responseTime).toBe('number');
+      expect(line!.responseTime).toBeGreaterThan(0);
+      expect(out()).not.toContain('a-password-never-logged');
+      expect(out()).not.toContain('not-a-token-but-secret');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it("are all written when the process stops: the last request's line is there after SIGTERM", async () => {
+    const { child, out } = startServer({ LOG_FORMAT: 'json' });
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
+    const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
+    const requestId = `log-last-${process.pid}-${Date.now()}`;
+    const res = await fetch(`${url}/health`, { headers: { 'x-request-id': requestId } });
+    expect(res.status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    const text = out();
+    expect(text).toContain(requestId);
+    expect(text).toContain('"msg":"stopped"');
+  }, 60_000);
+});
+
 describe('SIGTERM', () => {
   it('drains: the in-flight request finishes, new ones are refused, the process exits 0', async () => {
     let release: () => void = () => undefined;
