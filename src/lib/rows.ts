@@ -107,6 +107,32 @@ export function parseUtcTimestamp(text: string): Date | null {
   // (a part that is not digits is -1).
   if (year < 100 || month < 1 || month > 12 || day < 1) return null;
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return null;
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+  const at = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  // ISO-8601 as toISOString writes it (milliseconds, truncated as above, and Z), made from the
+  // text: toISOString takes about 1 µs a value.
+  const iso =
+    end >= 23
+      ? `${text.slice(0, 23)}Z`
+      : `${text.slice(0, 19)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+  const date = new TextDate(at, iso);
   return date.getUTCDate() === day ? date : null;
+}
+
+/**
+ * A Date read from PostgreSQL's text, with its ISO-8601 form: the DateTime scalar answers that
+ * text instead of formatting the Date again, as long as the Date still holds the time it was
+ * read with.
+ */
+export class TextDate extends Date {
+  constructor(
+    readonly at: number,
+    readonly iso: string,
+  ) {
+    super(at);
+  }
+}
+
+/** `value`'s ISO-8601 text as read, when it is a TextDate whose time has not been changed. */
+export function isoAsRead(value: unknown): string | undefined {
+  return value instanceof TextDate && value.getTime() === value.at ? value.iso : undefined;
 }

@@ -1,5 +1,6 @@
 import { GraphQLError, GraphQLScalarType, type ValueNode } from 'graphql';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
+import { isoAsRead } from '../lib/rows';
 
 /** Years PostgreSQL's timestamptz and JavaScript's Date both hold without surprises. */
 function inRange(value: Date): Date {
@@ -17,7 +18,9 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   description: `${GraphQLDateTime.description} Input must fall in the years 0001 to 9999.`,
   // graphql-scalars answers the Date itself, which JSON.stringify then turns into the same text
   // through Date.prototype.toJSON, at ~2 µs a value (the tasks page has 40): the text is made here.
-  serialize: (value: unknown) => (GraphQLDateTime.serialize(value) as Date).toISOString(),
+  // A timestamp read from a page's JSON (lib/rows.ts) comes with that text already.
+  serialize: (value: unknown) =>
+    isoAsRead(value) ?? (GraphQLDateTime.serialize(value) as Date).toISOString(),
   parseValue: (value: unknown) => inRange(GraphQLDateTime.parseValue(value) as Date),
   parseLiteral: (ast: ValueNode, variables?: Record<string, unknown> | null) =>
     inRange(GraphQLDateTime.parseLiteral(ast, variables) as Date),

@@ -1,4 +1,5 @@
 import { parseUtcTimestamp } from '../../src/lib/rows';
+import { DateTimeScalar } from '../../src/schema/scalars';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 
 /** `ms` since the epoch as PostgreSQL writes a timestamptz in JSON, with `fraction` digits. */
@@ -19,6 +20,8 @@ describe('parseUtcTimestamp', () => {
       const text = written(start + (next() % span), next() % 1000, 1 + (next() % 6));
       const fast = parseUtcTimestamp(text);
       expect(fast?.getTime()).toBe(new Date(text).getTime());
+      // The DateTime it answers is the text made from the one read, as toISOString makes it.
+      expect(DateTimeScalar.serialize(fast)).toBe(new Date(text).toISOString());
     }
     for (const text of [
       '2026-11-30T12:34:56+00:00',
@@ -28,7 +31,16 @@ describe('parseUtcTimestamp', () => {
       '2000-01-01T00:00:00+00:00',
     ]) {
       expect(parseUtcTimestamp(text)?.getTime()).toBe(new Date(text).getTime());
+      expect(DateTimeScalar.serialize(parseUtcTimestamp(text))).toBe(new Date(text).toISOString());
     }
+  });
+
+  it('answers the changed time of a Date changed after it was read, not the text it was read from', () => {
+    const read = parseUtcTimestamp('2026-11-30T12:34:56.789123+00:00')!;
+    expect(DateTimeScalar.serialize(read)).toBe('2026-11-30T12:34:56.789Z');
+    read.setUTCFullYear(2027);
+    expect(DateTimeScalar.serialize(read)).toBe('2027-11-30T12:34:56.789Z');
+    expect(JSON.stringify({ read })).toBe('{"read":"2027-11-30T12:34:56.789Z"}');
   });
 
   it('leaves every other form to the Date parser', () => {
