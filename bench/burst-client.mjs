@@ -1,22 +1,18 @@
 // The burst side of bench/login-burst.ts, in a process of its own: the steady query's client
 // must not share an event loop with 200 requests it would then wait behind itself. Reads one
 // job a line on stdin ({ base, requests: [{ query, variables, headers }] }), sends every
-// request at once on as many connections, and writes one line of JSON results to stdout:
+// request at once on as many new connections (each job opens its own, as a burst of new
+// clients would, and closes them after), and writes one line of JSON results to stdout:
 // [{ ms, end, data?, errors? }], `end` counted from when the job was read.
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 
-const agents = new Map();
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (!line.trim()) continue;
   const job = JSON.parse(line);
-  let dispatcher = agents.get(job.requests.length);
-  if (!dispatcher) {
-    dispatcher = new Agent({ connections: job.requests.length });
-    agents.set(job.requests.length, dispatcher);
-  }
+  const dispatcher = new Agent({ connections: job.requests.length });
   const start = performance.now();
   const results = await Promise.all(
     job.requests.map(async ({ query, variables, headers }) => {
@@ -33,5 +29,5 @@ for await (const line of lines) {
     }),
   );
   process.stdout.write(`${JSON.stringify(results)}\n`);
+  await dispatcher.close();
 }
-for (const agent of agents.values()) await agent.close();

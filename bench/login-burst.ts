@@ -323,7 +323,7 @@ async function main() {
     `  steady p95 during the burst        ${fmt(p95(during))}  (${during.length} requests${steadyFailures.length ? `; ${steadyFailures.length} more failed: ${[...new Set(steadyFailures)].join(', ')}` : ''})`,
     `  ratio during / before              ${ratio.toFixed(2)}  (target <= 1.25: ${verdict(ratio <= 1.25)})`,
     `  steady p95 by 0.5 s of the burst   ${timeline.join(', ')}`,
-    `  control: ${LOGINS} { plans { tier } } at once, no hashing (${control.filter((c) => !c.errors).length} answered without error${control.some((c) => c.errors) ? ` (others: ${[...new Set(control.filter((c) => c.errors).map((c) => String(c.errors![0]!.extensions?.code)))].join(', ')})` : ''}, last after ${fmt(controlAnswered)}):`,
+    `  control: ${LOGINS} { plans { tier } } at once on new connections, no hashing (${control.filter((c) => !c.errors).length} answered without error${control.some((c) => c.errors) ? ` (others: ${[...new Set(control.filter((c) => c.errors).map((c) => String(c.errors![0]!.extensions?.code)))].join(', ')})` : ''}, last after ${fmt(controlAnswered)}):`,
     `  steady p95 in as long a window     ${fmt(p95(inControl))}  (${inControl.length} requests), ratio ${controlRatio.toFixed(2)}`,
     '',
     `  logins accepted                    ${accepted.length}, p95 ${fmt(p95(accepted.map((l) => l.ms)))} (the first answered after ${fmt(Math.min(...accepted.map((l) => l.end)))}, the last after ${fmt(lastAccepted)})`,
