@@ -70,13 +70,29 @@ const ORDER_KEYS: Record<TaskOrderField, { key: string; cast: string; pattern: R
   PRIORITY: { key: 't.priority', cast: 'task_priority', pattern: /^(LOW|MEDIUM|HIGH|URGENT)$/ },
 };
 
-/** A task ordering as db/keyset.ts reads it. */
+function makeKeysetOrder(field: TaskOrderField, direction: OrderDirection): KeysetOrder {
+  return Object.freeze({
+    ...ORDER_KEYS[field],
+    name: `${field}:${direction}`,
+    descending: direction === OrderDirection.DESC,
+  });
+}
+
+/** Every ordering, made once (a page asks for its own twice). */
+const KEYSET_ORDERS: Partial<Record<string, Partial<Record<string, KeysetOrder>>>> = {};
+for (const field of Object.values(TaskOrderField)) {
+  const byDirection: Partial<Record<string, KeysetOrder>> = {};
+  for (const direction of Object.values(OrderDirection)) {
+    byDirection[direction] = makeKeysetOrder(field, direction);
+  }
+  KEYSET_ORDERS[field] = byDirection;
+}
+
+/** A task ordering as db/keyset.ts reads it (shared and frozen: nothing changes it). */
 export function keysetOrder(order: TaskOrderValues): KeysetOrder {
-  return {
-    ...ORDER_KEYS[order.field],
-    name: `${order.field}:${order.direction}`,
-    descending: order.direction === OrderDirection.DESC,
-  };
+  return (
+    KEYSET_ORDERS[order.field]?.[order.direction] ?? makeKeysetOrder(order.field, order.direction)
+  );
 }
 
 /**
