@@ -1,5 +1,5 @@
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -57,18 +57,27 @@ export async function createHttpServer(
     done(null, payload);
   });
   server.addHook('onResponse', (request, reply, done) => {
-    // One line a request, when it is answered (Fastify's own logging writes two).
-    if (logger.isLevelEnabled('info')) {
+    // One line a request, when it is answered (Fastify's own logging writes two). A response
+    // that failed before it was all written (the socket broke) is logged at warn.
+    if (!reply.raw.writableFinished) {
+      request.log.warn(
+        { req: requestLine(request), res: { statusCode: reply.statusCode }, ...took(reply) },
+        'response not completed',
+      );
+    } else if (logger.isLevelEnabled('info')) {
       request.log.info(
-        {
-          req: request,
-          res: { statusCode: reply.statusCode },
-          responseTime: Math.round(reply.elapsedTime * 10) / 10,
-        },
+        { req: requestLine(request), res: { statusCode: reply.statusCode }, ...took(reply) },
         'request completed',
       );
     }
     if (draining) server.server.closeIdleConnections();
+    done();
+  });
+  // A client that went away before its answer: no onResponse, so the line is written here.
+  server.addHook('onRequestAbort', (request, done) => {
+    if (logger.isLevelEnabled('info')) {
+      request.log.info({ req: requestLine(request) }, 'request aborted by the client');
+    }
     done();
   });
   await registerProtection(server, {
@@ -89,5 +98,25 @@ export async function createHttpServer(
     startDraining() {
       draining = true;
     },
+  };
+}
+
+function took(reply: FastifyReply) {
+  return { responseTime: Math.round(reply.elapsedTime * 10) / 10 };
+}
+
+/**
+ * What a request line says of the request: its path without the query string (a GET's
+ * `variables` can carry anything, a password included), method, host and client address, in
+ * the shape Fastify's `req` serializer reads.
+ */
+function requestLine(request: FastifyRequest) {
+  const q = request.url.indexOf('?');
+  return {
+    method: request.method,
+    url: q === -1 ? request.url : request.url.slice(0, q),
+    host: request.host,
+    ip: request.ip,
+    socket: request.socket,
   };
 }

@@ -293,6 +293,57 @@ describe('request logs', () => {
     }
   }, 60_000);
 
+  it('name only the path of a GET (its variables can carry anything), and log a request its client abandoned', async () => {
+    const { child, out } = startServer({ LOG_FORMAT: 'json' });
+    try {
+      expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
+      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
+      const getId = `log-get-${process.pid}-${Date.now()}`;
+      const secret = `get-secret-${Date.now()}`;
+      const params = new URLSearchParams({
+        query: '{ plans { tier } }',
+        variables: JSON.stringify({ s: secret }),
+      });
+      const res = await fetch(`${url}/graphql?${params}`, {
+        headers: { 'x-request-id': getId, 'apollo-require-preflight': 'true' },
+      });
+      await res.text();
+      // A request whose body never ends, then the client goes away.
+      const abortId = `log-abort-${process.pid}-${Date.now()}`;
+      const { hostname, port } = new URL(url);
+      const socket = net.connect(Number(port), hostname);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+          `X-Request-Id: ${abortId}\r\nContent-Length: 100\r\n\r\n{"query":`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      socket.destroy();
+      const lineOf = (id: string) =>
+        out()
+          .split('\n')
+          .filter((l) => l.includes(id))
+          .map((l) => JSON.parse(l) as Record<string, any>);
+      expect(await waitFor(async () => lineOf(abortId).length > 0, 5_000)).toBe(true);
+      expect(lineOf(abortId)).toEqual([
+        expect.objectContaining({
+          msg: 'request aborted by the client',
+          req: expect.objectContaining({ method: 'POST', url: '/graphql' }),
+        }),
+      ]);
+      expect(lineOf(getId)).toEqual([
+        expect.objectContaining({
+          msg: 'request completed',
+          req: expect.objectContaining({ method: 'GET', url: '/graphql' }),
+          res: { statusCode: 200 },
+        }),
+      ]);
+      expect(out()).not.toContain(secret);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it("are all written when the process stops: the last request's line is there after SIGTERM", async () => {
     const { child, out } = startServer({ LOG_FORMAT: 'json' });
     const exited = new Promise<number | null>((resolve) =>

@@ -1,4 +1,4 @@
-import { parseUtcTimestamp } from '../../src/lib/rows';
+import { isoAsRead, parseUtcTimestamp, TextDate } from '../../src/lib/rows';
 import { DateTimeScalar } from '../../src/schema/scalars';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 
@@ -37,8 +37,12 @@ describe('parseUtcTimestamp', () => {
 
   it('answers the changed time of a Date changed after it was read, not the text it was read from', () => {
     const read = parseUtcTimestamp('2026-11-30T12:34:56.789123+00:00')!;
+    // Answered from the text read, not formatted again.
+    expect(read).toBeInstanceOf(TextDate);
+    expect(isoAsRead(read)).toBe('2026-11-30T12:34:56.789Z');
     expect(DateTimeScalar.serialize(read)).toBe('2026-11-30T12:34:56.789Z');
     read.setUTCFullYear(2027);
+    expect(isoAsRead(read)).toBeUndefined();
     expect(DateTimeScalar.serialize(read)).toBe('2027-11-30T12:34:56.789Z');
     expect(JSON.stringify({ read })).toBe('{"read":"2027-11-30T12:34:56.789Z"}');
   });
