@@ -6,7 +6,13 @@ import type { TaskFilterValues, TaskPageQuery } from './entities/task.repository
 import type { Viewer } from './auth/viewer';
 import type { Page } from './lib/pagination';
 import { systemClock, type Clock } from './lib/clock';
-import { UsageAggregates, type UsageRange, type UsageTotals } from './entities/usage-aggregates';
+import {
+  UsageAggregates,
+  type UsageByDayRow,
+  type UsageByToolRow,
+  type UsageRange,
+  type UsageTotals,
+} from './entities/usage-aggregates';
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]): (T | null)[] {
   const map = new Map(rows.map((row) => [row.id, row]));
@@ -70,31 +76,89 @@ function groupByRest<K extends { ownerId: string }>(keys: readonly K[], rest: (k
 /**
  * Per-request DataLoaders: field resolvers never query once per parent. The signed-in viewer's
  * own row (read with the credentials) is already in the user loader: `me`, and `owner` on the
- * viewer's own tasks, cost no statement.
+ * viewer's own tasks, cost no statement. Each loader is made when a field first asks for it:
+ * most requests use none or one of the ten, and every request made them all.
  */
-export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock = systemClock) {
-  const tasks = em.getRepository(Task);
-  const users = em.getRepository(User);
-  const usage = new UsageAggregates(em, clock);
-  const loaders = {
-    user: new DataLoader<string, User | null>(async (ids) => byId(await users.byIds(ids), ids)),
-    tool: new DataLoader<string, Tool | null>(async (ids) =>
+export class Loaders {
+  private userLoader?: DataLoader<string, User | null>;
+  private toolLoader?: DataLoader<string, Tool | null>;
+  private apiKeyLoader?: DataLoader<string, ApiKey | null>;
+  private subscriptionLoader?: DataLoader<string, Subscription | null>;
+  private planLoader?: DataLoader<PlanTier, Plan>;
+  private taskPageLoader?: DataLoader<OwnerPageKey, Page<Task>, string>;
+  private taskCountLoader?: DataLoader<OwnerCountKey, number, string>;
+  private usageTotalsLoader?: DataLoader<UsageKey, UsageTotals | undefined, string>;
+  private usageByToolLoader?: DataLoader<UsageKey, UsageByToolRow[] | undefined, string>;
+  private usageByDayLoader?: DataLoader<UsageKey, UsageByDayRow[] | undefined, string>;
+  private knownValues?: {
+    taskCounts: Map<string, number>;
+    usageTotals: Map<string, UsageTotals>;
+  };
+  private usageAggregates?: UsageAggregates;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly viewer: Viewer | undefined,
+    private readonly clock: Clock,
+  ) {}
+
+  get user(): DataLoader<string, User | null> {
+    if (!this.userLoader) {
+      const users = this.em.getRepository(User);
+      this.userLoader = new DataLoader<string, User | null>(async (ids) =>
+        byId(await users.byIds(ids), ids),
+      );
+      // An unverified viewer's account is primed once its check has read it
+      // (auth/session-check.ts).
+      const viewer = this.viewer;
+      if (viewer?.kind === 'user' && !('unverified' in viewer && viewer.unverified)) {
+        this.userLoader.prime(viewer.account.id, viewer.account as User);
+      }
+    }
+    return this.userLoader;
+  }
+
+  get tool(): DataLoader<string, Tool | null> {
+    const em = this.em;
+    return (this.toolLoader ??= new DataLoader<string, Tool | null>(async (ids) =>
       byId(await em.find(Tool, { id: { $in: [...ids] } }), ids),
-    ),
-    apiKey: new DataLoader<string, ApiKey | null>(async (ids) =>
+    ));
+  }
+
+  get apiKey(): DataLoader<string, ApiKey | null> {
+    const em = this.em;
+    return (this.apiKeyLoader ??= new DataLoader<string, ApiKey | null>(async (ids) =>
       byId(await em.find(ApiKey, { id: { $in: [...ids] } }), ids),
-    ),
-    subscription: new DataLoader<string, Subscription | null>(async (userIds) => {
-      const rows = await em.find(Subscription, { user: { $in: [...userIds] } });
-      const map = new Map(rows.map((row) => [row.user.id, row]));
-      return userIds.map((id) => map.get(id) ?? null);
-    }),
-    plan: new DataLoader<PlanTier, Plan>(async (tiers) => {
+    ));
+  }
+
+  get subscription(): DataLoader<string, Subscription | null> {
+    const em = this.em;
+    return (this.subscriptionLoader ??= new DataLoader<string, Subscription | null>(
+      async (userIds) => {
+        const rows = await em.find(Subscription, { user: { $in: [...userIds] } });
+        const map = new Map(rows.map((row) => [row.user.id, row]));
+        return userIds.map((id) => map.get(id) ?? null);
+      },
+    ));
+  }
+
+  get plan(): DataLoader<PlanTier, Plan> {
+    const em = this.em;
+    return (this.planLoader ??= new DataLoader<PlanTier, Plan>(async (tiers) => {
       const rows = await em.find(Plan, { tier: { $in: [...tiers] } });
       const map = new Map(rows.map((row) => [row.tier, row]));
       return tiers.map((tier) => map.get(tier) ?? new Error(`Unknown plan ${tier}`));
-    }),
-    taskPage: new DataLoader<OwnerPageKey, Page<Task>, string>(
+    }));
+  }
+
+  get taskPage(): DataLoader<OwnerPageKey, Page<Task>, string> {
+    return (this.taskPageLoader ??= this.makeTaskPage());
+  }
+
+  private makeTaskPage(): DataLoader<OwnerPageKey, Page<Task>, string> {
+    const tasks = this.em.getRepository(Task);
+    return new DataLoader<OwnerPageKey, Page<Task>, string>(
       async (keys) => {
         const results = new Map<OwnerPageKey, Page<Task>>();
         for (const { sample, members, ownerIds } of groupByRest(keys, (k) => k.query)) {
@@ -107,8 +171,16 @@ export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock =
         return keys.map((key) => results.get(key) ?? new Error('task page missing'));
       },
       { cacheKeyFn: (key) => JSON.stringify(key) },
-    ),
-    taskCount: new DataLoader<OwnerCountKey, number, string>(
+    );
+  }
+
+  get taskCount(): DataLoader<OwnerCountKey, number, string> {
+    return (this.taskCountLoader ??= this.makeTaskCount());
+  }
+
+  private makeTaskCount(): DataLoader<OwnerCountKey, number, string> {
+    const tasks = this.em.getRepository(Task);
+    return new DataLoader<OwnerCountKey, number, string>(
       async (keys) => {
         const results = new Map<OwnerCountKey, number>();
         for (const { sample, members, ownerIds } of groupByRest(keys, (k) => k.filter ?? null)) {
@@ -118,26 +190,44 @@ export function createLoaders(em: EntityManager, viewer?: Viewer, clock: Clock =
         return keys.map((key) => results.get(key) ?? 0);
       },
       { cacheKeyFn: (key) => JSON.stringify(key) },
-    ),
-    usageTotals: usageLoader((ids, range) => usage.totals(ids, range)),
-    usageByTool: usageLoader((ids, range) => usage.byTool(ids, range)),
-    usageByDay: usageLoader((ids, range) => usage.byDay(ids, range)),
-    /**
-     * Values a statement of this request has already read (an admin users page computes its
-     * rows' task counts and usage totals in its own statement): their fields answer them at
-     * once, where a primed loader would answer each with a promise (four a row, on a page of
-     * 50). Task counts are without a filter, by owner; usage totals by `usageKeyText`.
-     */
-    known: {
-      taskCounts: new Map<string, number>(),
-      usageTotals: new Map<string, UsageTotals>(),
-    },
-  };
-  // An unverified viewer's account is primed once its check has read it (auth/session-check.ts).
-  if (viewer?.kind === 'user' && !('unverified' in viewer && viewer.unverified)) {
-    loaders.user.prime(viewer.account.id, viewer.account as User);
+    );
   }
-  return loaders;
+
+  get usageTotals(): DataLoader<UsageKey, UsageTotals | undefined, string> {
+    return (this.usageTotalsLoader ??= usageLoader((ids, range) =>
+      this.usage().totals(ids, range),
+    ));
+  }
+
+  get usageByTool(): DataLoader<UsageKey, UsageByToolRow[] | undefined, string> {
+    return (this.usageByToolLoader ??= usageLoader((ids, range) =>
+      this.usage().byTool(ids, range),
+    ));
+  }
+
+  get usageByDay(): DataLoader<UsageKey, UsageByDayRow[] | undefined, string> {
+    return (this.usageByDayLoader ??= usageLoader((ids, range) => this.usage().byDay(ids, range)));
+  }
+
+  /**
+   * Values a statement of this request has already read (an admin users page computes its
+   * rows' task counts and usage totals in its own statement): their fields answer them at
+   * once, where a primed loader would answer each with a promise (four a row, on a page of
+   * 50). Task counts are without a filter, by owner; usage totals by `usageKeyText`.
+   */
+  get known(): { taskCounts: Map<string, number>; usageTotals: Map<string, UsageTotals> } {
+    return (this.knownValues ??= { taskCounts: new Map(), usageTotals: new Map() });
+  }
+
+  private usage(): UsageAggregates {
+    return (this.usageAggregates ??= new UsageAggregates(this.em, this.clock));
+  }
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+export function createLoaders(
+  em: EntityManager,
+  viewer?: Viewer,
+  clock: Clock = systemClock,
+): Loaders {
+  return new Loaders(em, viewer, clock);
+}
