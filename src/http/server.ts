@@ -1,5 +1,5 @@
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -59,15 +59,15 @@ export async function createHttpServer(
   server.addHook('onResponse', (request, reply, done) => {
     // One line a request, when it is answered (Fastify's own logging writes two). A response
     // that failed before it was all written (the socket broke) is logged at warn.
-    if (!reply.raw.writableFinished) {
-      request.log.warn(
-        { req: requestLine(request), res: { statusCode: reply.statusCode }, ...took(reply) },
-        'response not completed',
-      );
-    } else if (logger.isLevelEnabled('info')) {
-      request.log.info(
-        { req: requestLine(request), res: { statusCode: reply.statusCode }, ...took(reply) },
-        'request completed',
+    const completed = reply.raw.writableFinished;
+    if (!completed || logger.isLevelEnabled('info')) {
+      request.log[completed ? 'info' : 'warn'](
+        {
+          req: requestLine(request),
+          res: { statusCode: reply.statusCode },
+          responseTime: Math.round(reply.elapsedTime * 10) / 10,
+        },
+        completed ? 'request completed' : 'response not completed',
       );
     }
     if (draining) server.server.closeIdleConnections();
@@ -99,10 +99,6 @@ export async function createHttpServer(
       draining = true;
     },
   };
-}
-
-function took(reply: FastifyReply) {
-  return { responseTime: Math.round(reply.elapsedTime * 10) / 10 };
 }
 
 /**

@@ -244,11 +244,22 @@ describe('logs', () => {
 });
 
 describe('request logs', () => {
-  it('write one line a request, when it is answered, with its id, route, status and time and no secrets', async () => {
+  /** The server in JSON log format, once ready: its base URL, and its log lines naming `id`. */
+  async function readyJsonServer() {
     const { child, out } = startServer({ LOG_FORMAT: 'json' });
+    expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
+    const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
+    const linesOf = (id: string) =>
+      out()
+        .split('\n')
+        .filter((l) => l.includes(id))
+        .map((l) => JSON.parse(l) as Record<string, any>);
+    return { child, out, url, linesOf };
+  }
+
+  it('write one line a request, when it is answered, with its id, route, status and time and no secrets', async () => {
+    const { child, out, url, linesOf } = await readyJsonServer();
     try {
-      expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
-      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
       const requestId = `log-line-${process.pid}-${Date.now()}`;
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
@@ -265,11 +276,7 @@ describe('request logs', () => {
       expect(res.status).toBe(200);
       await res.text();
       // The lines are written off the event loop: they come shortly after the answer.
-      const mine = () =>
-        out()
-          .split('\n')
-          .filter((l) => l.includes(requestId))
-          .map((l) => JSON.parse(l) as Record<string, any>);
+      const mine = () => linesOf(requestId);
       expect(
         await waitFor(async () => mine().some((l) => l.msg === 'request completed'), 5_000),
       ).toBe(true);
@@ -294,10 +301,8 @@ describe('request logs', () => {
   }, 60_000);
 
   it('name only the path of a GET (its variables can carry anything), and log a request its client abandoned', async () => {
-    const { child, out } = startServer({ LOG_FORMAT: 'json' });
+    const { child, out, url, linesOf } = await readyJsonServer();
     try {
-      expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
-      const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
       const getId = `log-get-${process.pid}-${Date.now()}`;
       const secret = `get-secret-${Date.now()}`;
       const params = new URLSearchParams({
@@ -319,19 +324,14 @@ describe('request logs', () => {
       );
       await new Promise((resolve) => setTimeout(resolve, 300));
       socket.destroy();
-      const lineOf = (id: string) =>
-        out()
-          .split('\n')
-          .filter((l) => l.includes(id))
-          .map((l) => JSON.parse(l) as Record<string, any>);
-      expect(await waitFor(async () => lineOf(abortId).length > 0, 5_000)).toBe(true);
-      expect(lineOf(abortId)).toEqual([
+      expect(await waitFor(async () => linesOf(abortId).length > 0, 5_000)).toBe(true);
+      expect(linesOf(abortId)).toEqual([
         expect.objectContaining({
           msg: 'request aborted by the client',
           req: expect.objectContaining({ method: 'POST', url: '/graphql' }),
         }),
       ]);
-      expect(lineOf(getId)).toEqual([
+      expect(linesOf(getId)).toEqual([
         expect.objectContaining({
           msg: 'request completed',
           req: expect.objectContaining({ method: 'GET', url: '/graphql' }),
@@ -345,21 +345,23 @@ describe('request logs', () => {
   }, 60_000);
 
   it("are all written when the process stops: the last request's line is there after SIGTERM", async () => {
-    const { child, out } = startServer({ LOG_FORMAT: 'json' });
+    const { child, out, url } = await readyJsonServer();
     const exited = new Promise<number | null>((resolve) =>
       child.on('exit', (code) => resolve(code)),
     );
-    expect(await waitFor(async () => out().includes('Switchboard is ready'), 20_000)).toBe(true);
-    const url = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out())![1]!;
-    const requestId = `log-last-${process.pid}-${Date.now()}`;
-    const res = await fetch(`${url}/health`, { headers: { 'x-request-id': requestId } });
-    expect(res.status).toBe(200);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    await new Promise((r) => setTimeout(r, 100));
-    const text = out();
-    expect(text).toContain(requestId);
-    expect(text).toContain('"msg":"stopped"');
+    try {
+      const requestId = `log-last-${process.pid}-${Date.now()}`;
+      const res = await fetch(`${url}/health`, { headers: { 'x-request-id': requestId } });
+      expect(res.status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await new Promise((r) => setTimeout(r, 100));
+      const text = out();
+      expect(text).toContain(requestId);
+      expect(text).toContain('"msg":"stopped"');
+    } finally {
+      child.kill('SIGKILL');
+    }
   }, 60_000);
 });
 
