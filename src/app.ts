@@ -154,7 +154,7 @@ async function buildApp(
   const schema = guardSchema(baseSchema);
   const http = await createHttpServer(config, logger, metrics);
   const { server } = http;
-  const apollo = await startApollo(server, schema, config, costBudget, metrics);
+  const { apollo, lane } = await startApollo(server, schema, config, costBudget, metrics);
   const fork = () => orm.em.fork() as unknown as Context['em'];
   registerGraphQLRoute(server, {
     ide: config.ide,
@@ -170,6 +170,7 @@ async function buildApp(
     ),
     handle: graphqlHandler({
       apollo,
+      lane,
       fork,
       clock,
       callerOf: (request) =>

@@ -61,6 +61,11 @@ export interface Config {
   queryCompile: boolean;
   /** Runs of a document on graphql-js's interpreter before it is compiled (0: at once). */
   queryCompileAfter: number;
+  /**
+   * A POST whose document Apollo has validated before runs without Apollo's per-request
+   * pipeline, with the same plugins, executor and answers (http/known-documents.ts).
+   */
+  queryKnownDocuments: boolean;
   redisUrl: string | undefined;
   toolTimeoutMs: number;
   toolRetries: number;
@@ -142,6 +147,7 @@ function envSpec() {
     QUERY_MAX_TOKENS: intRange(100, 100_000)({ default: 2_000 }),
     QUERY_COMPILE: bool({ default: true }),
     QUERY_COMPILE_AFTER: intRange(0, 1_000_000)({ default: 10 }),
+    QUERY_KNOWN_DOCUMENTS: bool({ default: true }),
     REDIS_URL: url({ default: undefined }),
     TOOL_TIMEOUT_MS: intRange(100, 600_000)({ default: 10_000 }),
     TOOL_RETRIES: intRange(0, 5)({ default: 2 }),
@@ -269,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queryMaxTokens: e.QUERY_MAX_TOKENS,
     queryCompile: e.QUERY_COMPILE,
     queryCompileAfter: e.QUERY_COMPILE_AFTER,
+    queryKnownDocuments: e.QUERY_KNOWN_DOCUMENTS,
     redisUrl: e.REDIS_URL,
     toolTimeoutMs: e.TOOL_TIMEOUT_MS,
     toolRetries: e.TOOL_RETRIES,

@@ -67,6 +67,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly knownDocumentRequests = new Counter({
+    name: 'switchboard_graphql_known_document_requests_total',
+    help: 'GraphQL requests answered by the known-document lane (documents Apollo validated before)',
+    registers: [this.registry],
+  });
+
   readonly queryCost = new Histogram({
     name: 'switchboard_query_cost',
     help: 'Actual cost of executed GraphQL operations, in cost points',

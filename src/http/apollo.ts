@@ -6,7 +6,8 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import { execute, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import type { GatewayExecutor } from '@apollo/server-gateway-interface';
 import type { Config } from '../config';
 import type { Context } from '../context';
 import type { CostBudget } from '../lib/cost-budget';
@@ -16,12 +17,14 @@ import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { serviceUnavailableStatus } from './graphql-handler';
 import { operationTelemetry } from './operation-telemetry';
-import { asOnePlugin } from './request-plugins';
+import { KnownDocuments } from './known-documents';
+import { asOnePlugin, listenerOf, type RequestPlugin } from './request-plugins';
 import { sessionCheckPlugin } from './session-deferral';
 
 /**
  * Apollo Server over the guarded schema, started: error mapping, query cost, the operation's
- * latency and span, no extras.
+ * latency and span, no extras; and the known-document lane (./known-documents.ts) beside it,
+ * with the same plugins, executor and error formatting.
  */
 export async function startApollo(
   server: FastifyInstance,
@@ -29,22 +32,48 @@ export async function startApollo(
   config: Config,
   costBudget: CostBudget,
   metrics: Metrics,
-): Promise<ApolloServer<Context>> {
+): Promise<{ apollo: ApolloServer<Context>; lane: KnownDocuments | null }> {
+  // Parsing, validation and plugins are Apollo's either way; execution is compiled or not.
+  const gateway = config.queryCompile
+    ? compiledExecution(schema, {
+        compileAfter: config.queryCompileAfter,
+        onCompile: () => metrics.operationsCompiled.inc(),
+      })
+    : null;
+  const interpret: GatewayExecutor = (rc) =>
+    execute({
+      schema,
+      document: rc.document,
+      contextValue: rc.context,
+      variableValues: rc.request.variables,
+      operationName: rc.request.operationName,
+    }) as Promise<ExecutionResult>;
+  const executor = (gateway && (await gateway.load({ apollo: {} })).executor) ?? interpret;
+  const errors = formatError();
+  // Apollo pretty-prints by default (JSON.stringify with indentation): bytes and CPU for nobody.
+  const stringifyResult = (value: unknown) => JSON.stringify(value);
+  const plugins: readonly RequestPlugin<Context>[] = [
+    // Before the cost plugin: it waits for an unverified session this checks on its own.
+    sessionCheckPlugin(),
+    queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
+    operationTelemetry(metrics),
+    errorLogger(),
+    serviceUnavailableStatus(),
+  ];
+  const lane = new KnownDocuments({
+    executor,
+    listenerFor: (rc) => listenerOf(plugins, rc),
+    formatError: errors,
+    stringifyResult,
+    onAnswer: () => metrics.knownDocumentRequests.inc(),
+  });
+
   const apollo = new ApolloServer<Context>({
-    // Parsing, validation and plugins are Apollo's either way; execution is compiled or not.
-    ...(config.queryCompile
-      ? {
-          gateway: compiledExecution(schema, {
-            compileAfter: config.queryCompileAfter,
-            onCompile: () => metrics.operationsCompiled.inc(),
-          }),
-        }
-      : { schema }),
+    ...(gateway ? { gateway } : { schema }),
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
-    // Apollo pretty-prints by default (JSON.stringify with indentation): bytes and CPU for nobody.
-    stringifyResult: (value) => JSON.stringify(value),
-    formatError: formatError(),
+    stringifyResult,
+    formatError: errors,
     parseOptions: { maxTokens: config.queryMaxTokens },
     // Apollo formats each validation error at ~90 µs: a document of 100 unknown fields would
     // cost 9 ms. Ten tell a client what is wrong as well.
@@ -56,20 +85,12 @@ export async function startApollo(
       ApolloServerPluginCacheControlDisabled(),
       // Federation's traces, for subgraphs: this is not one.
       ApolloServerPluginInlineTraceDisabled(),
-      asOnePlugin(
-        [
-          // Before the cost plugin: it waits for an unverified session this checks on its own.
-          sessionCheckPlugin(),
-          queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
-          operationTelemetry(metrics),
-          errorLogger(),
-          serviceUnavailableStatus(),
-        ],
-        // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
-        { hideSuggestions: !config.introspection },
-      ),
+      // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
+      asOnePlugin(config.queryKnownDocuments ? [...plugins, lane.learner()] : plugins, {
+        hideSuggestions: !config.introspection,
+      }),
     ],
   });
   await apollo.start();
-  return apollo;
+  return { apollo, lane: config.queryKnownDocuments ? lane : null };
 }

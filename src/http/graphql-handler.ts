@@ -14,6 +14,7 @@ import {
   runIdempotently,
   type SimpleResponse,
 } from './idempotency';
+import type { KnownDocuments } from './known-documents';
 import { inOperationSpan } from './operation-telemetry';
 
 /** Fastify's request as Apollo reads it: every header, the query string for GET. */
@@ -33,6 +34,8 @@ function toGraphQLRequest(request: FastifyRequest) {
 
 export interface GraphQLHandlerOptions {
   apollo: ApolloServer<Context>;
+  /** Answers a request whose document Apollo has validated before (./known-documents.ts). */
+  lane: KnownDocuments | null;
   /** The request's context; `em` when the request runs in a transaction of its own. */
   context: (request: FastifyRequest, extra: ContextExtras) => Promise<Context>;
   /** A fresh EntityManager for a request that runs in one transaction (Idempotency-Key). */
@@ -56,13 +59,22 @@ export interface ContextExtras {
  * most once per caller and key (./idempotency.ts).
  */
 export function graphqlHandler(options: GraphQLHandlerOptions) {
-  const { apollo, context, deadlineMs } = options;
+  const { apollo, lane, context, deadlineMs } = options;
+  const viaApollo = (request: FastifyRequest, makeContext: () => Promise<Context>) =>
+    apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: toGraphQLRequest(request),
+      context: makeContext,
+    });
   const execute = (request: FastifyRequest, extra: ContextExtras) => {
-    const call = () =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: toGraphQLRequest(request),
-        context: () => context(request, extra),
-      });
+    const makeContext = () => context(request, extra);
+    const call = async () => {
+      if (!lane) return viaApollo(request, makeContext);
+      const answered = lane.answer(request, makeContext, (failed) => viaApollo(request, failed));
+      if (answered) return answered;
+      const response = await viaApollo(request, makeContext);
+      lane.learnContentType(request.headers.accept, response);
+      return response;
+    };
     return telemetry.enabled ? inOperationSpan(call) : call();
   };
   const run = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -73,20 +73,33 @@ export function asOnePlugin<C extends BaseContext>(
     };
   return {
     async requestDidStart(rc) {
-      const listeners: RequestListener<C>[] = [];
-      for (const plugin of plugins) {
-        const listener = plugin.requestDidStart(rc);
-        if (listener) listeners.push(listener);
-      }
-      const composite: GraphQLRequestListener<C> = {};
+      const composite = listenerOf(plugins, rc) as GraphQLRequestListener<C>;
       if (options.hideSuggestions) composite.validationDidStart = hideSuggestions;
-      for (const phase of PHASES) {
-        if (!listeners.some((l) => l[phase])) continue;
-        // Apollo types every hook as async; at run time it awaits whatever a hook returns.
-        (composite as Record<Phase, unknown>)[phase] = (phaseRc: never) =>
-          runPhase(listeners, phase, phaseRc);
-      }
       return composite;
     },
   };
+}
+
+/**
+ * One request's listener of `plugins`: each phase some plugin listens to runs them all
+ * (runPhase); the others are absent. Apollo calls it through asOnePlugin; the known-document
+ * lane (./known-documents.ts) calls it directly.
+ */
+export function listenerOf<C extends BaseContext>(
+  plugins: readonly RequestPlugin<C>[],
+  rc: GraphQLRequestContext<C>,
+): RequestListener<C> {
+  const listeners: RequestListener<C>[] = [];
+  for (const plugin of plugins) {
+    const listener = plugin.requestDidStart(rc);
+    if (listener) listeners.push(listener);
+  }
+  const composite: RequestListener<C> = {};
+  for (const phase of PHASES) {
+    if (!listeners.some((l) => l[phase])) continue;
+    // Apollo types every hook as async; at run time it awaits whatever a hook returns.
+    (composite as Record<Phase, unknown>)[phase] = (phaseRc: never) =>
+      runPhase(listeners, phase, phaseRc);
+  }
+  return composite;
 }
