@@ -60,6 +60,9 @@ export async function startApollo(
     errorLogger(),
     serviceUnavailableStatus(),
   ];
+  // With APOLLO_KEY in the environment Apollo installs usage reporting itself, which sees only
+  // what runs through its pipeline: every operation goes through it then.
+  const laneOn = config.queryKnownDocuments && !process.env.APOLLO_KEY;
   const lane = new KnownDocuments({
     executor,
     listenerFor: (rc) => listenerOf(plugins, rc),
@@ -86,11 +89,11 @@ export async function startApollo(
       // Federation's traces, for subgraphs: this is not one.
       ApolloServerPluginInlineTraceDisabled(),
       // Without introspection, "Did you mean …?" suggestions would map the schema anyway.
-      asOnePlugin(config.queryKnownDocuments ? [...plugins, lane.learner()] : plugins, {
+      asOnePlugin(laneOn ? [...plugins, lane.learner()] : plugins, {
         hideSuggestions: !config.introspection,
       }),
     ],
   });
   await apollo.start();
-  return { apollo, lane: config.queryKnownDocuments ? lane : null };
+  return { apollo, lane: laneOn ? lane : null };
 }

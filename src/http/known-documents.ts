@@ -17,8 +17,12 @@ import type { RequestListener, RequestPlugin } from './request-plugins';
 
 /** Documents longer than this are never learned (the hot pages are a few hundred characters). */
 const MAX_LEARNED_LENGTH = 8_000;
-/** The most documents known at once; past it the longest unused one is forgotten. */
+/**
+ * The most documents known at once, and their most characters in all (a parsed document takes
+ * about 25 times its text's size): past either, the longest unused ones are forgotten.
+ */
 const MAX_LEARNED = 500;
+const MAX_LEARNED_CHARS = 400_000;
 /** The most Accept header values whose content type is known. */
 const MAX_ACCEPTS = 64;
 const JSON_CONTENT_TYPE = /^application\/json\s*(?:;|$)/i;
@@ -64,11 +68,15 @@ export interface KnownDocumentsOptions {
  * Apollo chose for the same Accept header. Anything else (a GET, a batch, `extensions`, an
  * operation that does not resolve, an Accept header Apollo has not answered yet, a document not
  * seen whole and valid) goes through Apollo, which is also how documents become known. A
- * context that fails is handed to Apollo to answer, as it answers one. Proven against Apollo's
- * own answers request by request in test/http/known-documents.test.ts.
+ * context that fails is handed to Apollo to answer, as it answers one. A hook that throws, in
+ * any phase, leads to what it leads to in Apollo (processGraphQLRequest's own try blocks are
+ * kept), and the response is what the hooks leave. Held to Apollo's own answers request by
+ * request in test/server/known-documents.test.ts and, for plugins that misbehave,
+ * test/server/known-documents-hooks.test.ts.
  */
 export class KnownDocuments {
   private readonly documents = new Map<string, DocumentNode>();
+  private learnedChars = 0;
   private readonly contentTypes = new Map<string, string>();
 
   constructor(private readonly options: KnownDocumentsOptions) {}
@@ -79,10 +87,16 @@ export class KnownDocuments {
       requestDidStart: () => ({
         didResolveOperation: ({ source, document }) => {
           if (source.length > MAX_LEARNED_LENGTH || this.documents.has(source)) return;
-          if (this.documents.size >= MAX_LEARNED) {
-            this.documents.delete(this.documents.keys().next().value!);
+          while (
+            this.documents.size >= MAX_LEARNED ||
+            this.learnedChars + source.length > MAX_LEARNED_CHARS
+          ) {
+            const oldest: string = this.documents.keys().next().value!;
+            this.documents.delete(oldest);
+            this.learnedChars -= oldest.length;
           }
           this.documents.set(source, document);
+          this.learnedChars += source.length;
         },
       }),
     };
@@ -94,7 +108,9 @@ export class KnownDocuments {
     if ((response.status ?? 200) !== 200 || response.body.kind !== 'complete') return;
     const type = response.headers.get('content-type');
     if (type === undefined) return;
-    if (this.contentTypes.size >= MAX_ACCEPTS) this.contentTypes.clear();
+    if (this.contentTypes.size >= MAX_ACCEPTS) {
+      this.contentTypes.delete(this.contentTypes.keys().next().value!);
+    }
     this.contentTypes.set(accept, type);
   }
 
@@ -169,7 +185,7 @@ export class KnownDocuments {
     // Apollo's request context, with what this server's plugins and executor read of it.
     const rc = {
       request,
-      response: { http, body: undefined as unknown },
+      response: { http, body: undefined as SingleBody | undefined },
       contextValue,
       source: request.query,
       document,
@@ -179,15 +195,48 @@ export class KnownDocuments {
       metrics: {},
       requestIsBatched: false,
     };
-    const listener = this.options.listenerFor(rc as never);
-    // A phase whose hooks all answered at once is not awaited (no promise, no tick).
+    // Each phase as Apollo runs it (processGraphQLRequest), in its order; a phase whose hooks
+    // all answered at once is not awaited (no promise, no tick).
+    let listener: RequestListener<Context> = {};
     const phase = (name: keyof RequestListener<Context>) => listener[name]?.(rc as never);
-    let result: ExecutionResult;
+    const willSendResponse = async (): Promise<HTTPGraphQLResponse> => {
+      const sending = phase('willSendResponse');
+      if (sending) await sending;
+      // What the hooks left (one may have replaced the body), as runHttpQuery sends it.
+      const result = rc.response.body!.singleResult;
+      if (!http.headers.get('content-type')) http.headers.set('content-type', contentType);
+      return {
+        ...http,
+        body: {
+          kind: 'complete',
+          string: stringifyResult({
+            errors: result.errors,
+            data: result.data,
+            extensions: result.extensions,
+          }),
+        },
+      };
+    };
+    // Apollo's sendErrorResponse: a request that failed before or in execution.
+    const sendErrors = async (errors: readonly GraphQLError[]) => {
+      rc.errors = errors;
+      await phase('didEncounterErrors');
+      const { formatted, head } = normalizeAndFormat(errors, formatError);
+      rc.response.body = { kind: 'single', singleResult: { errors: formatted } };
+      mergeHead(http, head);
+      if (!http.status) http.status = 500;
+      return willSendResponse();
+    };
     try {
+      listener = this.options.listenerFor(rc as never);
       try {
         const resolved = phase('didResolveOperation');
         if (resolved) await resolved;
-        result = await this.options.executor({
+      } catch (err) {
+        return await sendErrors([asGraphQLError(err)]);
+      }
+      try {
+        const result: ExecutionResult = await this.options.executor({
           request,
           document,
           operation,
@@ -195,31 +244,28 @@ export class KnownDocuments {
           context: contextValue,
           source: request.query,
         } as unknown as GatewayGraphQLRequestContext);
+        const errors = result.errors?.map((e) =>
+          isBadUserInput(e) && e.extensions?.code == null ? userInputError(e) : e,
+        );
+        let formatted: GraphQLFormattedError[] | undefined;
+        if (errors) {
+          rc.errors = errors;
+          const encountered = phase('didEncounterErrors');
+          if (encountered) await encountered;
+          const normalized = normalizeAndFormat(errors, formatError);
+          formatted = normalized.formatted;
+          // Apollo 5: a variable that does not coerce (no data at all) is HTTP 400.
+          if (errors.length && result.data === undefined && !normalized.head.status) {
+            normalized.head.status = 400;
+          }
+          mergeHead(http, normalized.head);
+        }
+        rc.response.body = { kind: 'single', singleResult: { ...result, errors: formatted } };
       } catch (err) {
-        // Apollo's sendErrorResponse: a request that failed before or in execution.
-        const errors = [asGraphQLError(err)];
-        rc.errors = errors;
-        await phase('didEncounterErrors');
-        const { formatted, head } = normalizeAndFormat(errors, formatError);
-        mergeHead(http, head);
-        if (!http.status) http.status = 500;
-        return await this.respond(rc, { errors: formatted }, contentType, phase);
+        // As Apollo: an executor that threw, or a hook that threw over its errors.
+        return await sendErrors([asGraphQLError(err)]);
       }
-      const errors = result.errors?.map((e) =>
-        isBadUserInput(e) && e.extensions?.code == null ? userInputError(e) : e,
-      );
-      let formatted: GraphQLFormattedError[] | undefined;
-      if (errors) {
-        rc.errors = errors;
-        const encountered = phase('didEncounterErrors');
-        if (encountered) await encountered;
-        const { formatted: f, head } = normalizeAndFormat(errors, formatError);
-        formatted = f;
-        // Apollo 5: a variable that does not coerce (no data at all) is HTTP 400.
-        if (errors.length && result.data === undefined && !head.status) head.status = 400;
-        mergeHead(http, head);
-      }
-      return await this.respond(rc, { ...result, errors: formatted }, contentType, phase);
+      return await willSendResponse();
     } catch (err) {
       // What Apollo answers when its pipeline itself throws (a plugin's willSendResponse).
       contextValue.logger?.error({ err }, 'Unexpected error processing request');
@@ -238,35 +284,16 @@ export class KnownDocuments {
       };
     }
   }
+}
 
-  private async respond(
-    rc: { response: { http: HTTPGraphQLHead; body: unknown } },
-    singleResult: {
-      errors?: readonly GraphQLFormattedError[];
-      data?: unknown;
-      extensions?: Record<string, unknown>;
-    },
-    contentType: string,
-    phase: (name: keyof RequestListener<Context>) => Promise<void> | void,
-  ): Promise<HTTPGraphQLResponse> {
-    rc.response.body = { kind: 'single', singleResult };
-    const sending = phase('willSendResponse');
-    if (sending) await sending;
-    const { http } = rc.response;
-    if (!http.headers.get('content-type')) http.headers.set('content-type', contentType);
-    const r = singleResult;
-    return {
-      ...http,
-      body: {
-        kind: 'complete',
-        string: this.options.stringifyResult({
-          errors: r.errors,
-          data: r.data,
-          extensions: r.extensions,
-        }),
-      },
-    };
-  }
+/** A single result, as Apollo's response body holds it. */
+interface SingleBody {
+  kind: 'single';
+  singleResult: {
+    errors?: readonly GraphQLFormattedError[];
+    data?: unknown;
+    extensions?: Record<string, unknown>;
+  };
 }
 
 function mergeHead(target: HTTPGraphQLHead, source: Partial<HTTPGraphQLHead>) {

@@ -236,6 +236,32 @@ describe('known-document lane', () => {
     expect(lane).toEqual(apollo);
   });
 
+  it('keeps at most 400,000 characters of documents, forgetting the longest unused first', async () => {
+    // 7,900 characters each (a comment makes the length; the operation is one field).
+    const padded = (i: number) =>
+      doc(`# ${String(i).padStart(4, '0')} ${'x'.repeat(7_880)}\n{ me { id } }`);
+    const first = padded(0);
+    await send(viaLane, first);
+    let before = await laneAnswers();
+    await send(viaLane, first);
+    expect(await laneAnswers()).toBe(before + 1);
+    // 60 more: 474,000 characters in all, past the bound.
+    for (let i = 1; i <= 60; i += 1) await send(viaLane, padded(i));
+    before = await laneAnswers();
+    const again = await send(viaLane, first);
+    expect(again.status).toBe(200);
+    expect(await laneAnswers()).toBe(before);
+    // The most recent ones are still known.
+    await send(viaLane, padded(60));
+    expect(await laneAnswers()).toBe(before + 1);
+    // A document past 8,000 characters is never learned.
+    const long = doc(`# ${'y'.repeat(8_100)}\n{ me { name } }`);
+    await send(viaLane, long);
+    before = await laneAnswers();
+    await send(viaLane, long);
+    expect(await laneAnswers()).toBe(before);
+  });
+
   it('forgets nothing it should not: a document seen only invalid is never run by the lane', async () => {
     const invalid = doc('{ me { id secret } }');
     await send(viaLane, invalid);
