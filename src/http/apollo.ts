@@ -6,13 +6,12 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
-import { execute, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import type { GatewayExecutor } from '@apollo/server-gateway-interface';
+import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config';
 import type { Context } from '../context';
 import type { CostBudget } from '../lib/cost-budget';
 import type { Metrics } from '../metrics';
-import { compiledExecution } from '../schema/compiled-execution';
+import { compiledExecution, interpretedExecution } from '../schema/compiled-execution';
 import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { serviceUnavailableStatus } from './graphql-handler';
@@ -40,15 +39,8 @@ export async function startApollo(
         onCompile: () => metrics.operationsCompiled.inc(),
       })
     : null;
-  const interpret: GatewayExecutor = (rc) =>
-    execute({
-      schema,
-      document: rc.document,
-      contextValue: rc.context,
-      variableValues: rc.request.variables,
-      operationName: rc.request.operationName,
-    }) as Promise<ExecutionResult>;
-  const executor = (gateway && (await gateway.load({ apollo: {} })).executor) ?? interpret;
+  const executor =
+    (gateway && (await gateway.load({ apollo: {} })).executor) ?? interpretedExecution(schema);
   const errors = formatError();
   // Apollo pretty-prints by default (JSON.stringify with indentation): bytes and CPU for nobody.
   const stringifyResult = (value: unknown) => JSON.stringify(value);

@@ -143,21 +143,14 @@ export function compiledExecution(
     return known;
   };
 
+  const interpreted = interpretedExecution(schema);
   const executor: GatewayExecutor = async (requestContext: GatewayGraphQLRequestContext) => {
     const { document, operation, context } = requestContext;
     const variables = requestContext.request.variables;
-    const interpret = () =>
-      execute({
-        schema,
-        document,
-        contextValue: context,
-        variableValues: variables,
-        operationName: requestContext.request.operationName,
-      }) as Promise<ExecutionResult>;
     // No operation resolved (Apollo then reports graphql-js's own words): graphql-js answers.
-    if (!operation) return interpret();
+    if (!operation) return interpreted(requestContext);
     const compiled = compiledFor(document, operation);
-    if (!compiled) return interpret();
+    if (!compiled) return interpreted(requestContext);
     if (operation.variableDefinitions?.length) {
       const coerced = getVariableValues(schema, operation.variableDefinitions, variables ?? {}, {
         maxErrors: 50,
@@ -178,6 +171,18 @@ export function compiledExecution(
     },
     async stop() {},
   };
+}
+
+/** GraphQL execution by graphql-js's interpreter, as a gateway executor. */
+export function interpretedExecution(schema: GraphQLSchema): GatewayExecutor {
+  return (requestContext) =>
+    execute({
+      schema,
+      document: requestContext.document,
+      contextValue: requestContext.context,
+      variableValues: requestContext.request.variables,
+      operationName: requestContext.request.operationName,
+    }) as Promise<ExecutionResult>;
 }
 
 /**

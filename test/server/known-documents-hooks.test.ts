@@ -1,20 +1,13 @@
 import 'reflect-metadata';
 import { ApolloServer, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import type { GatewayExecutor } from '@apollo/server-gateway-interface';
-import {
-  execute,
-  GraphQLObjectType,
-  GraphQLScalarType,
-  GraphQLSchema,
-  GraphQLString,
-  type ExecutionResult,
-} from 'graphql';
+import { GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLString } from 'graphql';
 import type { Context } from '../../src/context';
 import { errorLogger, formatError } from '../../src/http/errors';
 import { serviceUnavailableStatus } from '../../src/http/graphql-handler';
 import { KnownDocuments } from '../../src/http/known-documents';
 import { asOnePlugin, listenerOf, type RequestPlugin } from '../../src/http/request-plugins';
+import { interpretedExecution } from '../../src/schema/compiled-execution';
 
 /**
  * The known-document lane against Apollo itself when a request plugin misbehaves, which no
@@ -52,7 +45,7 @@ const probe: RequestPlugin<Context> = {
       didResolveOperation() {
         calls.push('didResolveOperation');
         // Not even an Error.
-        if (fault === 'resolve') throw 'nope'; // eslint-disable-line @typescript-eslint/only-throw-error
+        if (fault === 'resolve') throw 'nope';
       },
       didEncounterErrors() {
         calls.push('didEncounterErrors');
@@ -75,16 +68,8 @@ const quiet = { error() {}, warn() {}, info() {}, debug() {} };
 const plugins = [probe, errorLogger(), serviceUnavailableStatus()];
 const stringifyResult = (value: unknown) => JSON.stringify(value);
 const errors = formatError();
-const interpret: GatewayExecutor = (rc) =>
-  execute({
-    schema,
-    document: rc.document,
-    contextValue: rc.context,
-    variableValues: rc.request.variables,
-    operationName: rc.request.operationName,
-  }) as Promise<ExecutionResult>;
 const lane = new KnownDocuments({
-  executor: interpret,
+  executor: interpretedExecution(schema),
   listenerFor: (rc) => listenerOf(plugins, rc),
   formatError: errors,
   stringifyResult,
