@@ -28,14 +28,6 @@ const MAX_ACCEPTS = 64;
 const JSON_CONTENT_TYPE = /^application\/json\s*(?:;|$)/i;
 const APPLICATION_JSON = 'application/json; charset=utf-8';
 
-/** What Apollo reads of a request, for a request the lane hands back to it. */
-export interface GraphQLHttpRequest {
-  body: unknown;
-  method: string;
-  headers: HeaderMap;
-  search: string;
-}
-
 /** The parts of a Fastify request the lane reads. */
 export interface LaneRequest {
   method: string;
@@ -124,20 +116,13 @@ export class KnownDocuments {
     apollo: (context: () => Promise<Context>) => Promise<HTTPGraphQLResponse>,
   ): Promise<HTTPGraphQLResponse> | null {
     if (request.method !== 'POST') return null;
-    const body = request.body as Record<string, unknown> | null;
-    if (!body || typeof body !== 'object' || Array.isArray(body) || Buffer.isBuffer(body))
-      return null;
+    const body = request.body;
+    if (!isRecord(body)) return null;
     const { query, operationName, variables } = body;
     if (typeof query !== 'string') return null;
-    if (body.extensions !== undefined && body.extensions !== null) return null;
-    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
-      return null;
-    if (
-      variables !== undefined &&
-      variables !== null &&
-      (typeof variables !== 'object' || Array.isArray(variables) || Buffer.isBuffer(variables))
-    )
-      return null;
+    if (body.extensions != null) return null;
+    if (operationName != null && typeof operationName !== 'string') return null;
+    if (variables != null && !isRecord(variables)) return null;
     const type = request.headers['content-type'];
     if (typeof type !== 'string' || !JSON_CONTENT_TYPE.test(type)) return null;
     const accept = request.headers.accept;
@@ -294,6 +279,11 @@ interface SingleBody {
     data?: unknown;
     extensions?: Record<string, unknown>;
   };
+}
+
+/** A JSON object, as Apollo tells a record from other values (isStringRecord). */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
 function mergeHead(target: HTTPGraphQLHead, source: Partial<HTTPGraphQLHead>) {
