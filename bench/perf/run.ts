@@ -12,7 +12,7 @@ import { ensureDataset } from './dataset';
 /**
  * `npm run bench`: Switchboard side by side with PostGraphile 5 and a raw-SQL floor on the same
  * PostgreSQL database, each one Node process, driven from a separate load-generator process
- * (autocannon, bench/perf/load.ts). Options (after `--`):
+ * (bench/perf/load.ts: Debian's `wrk` when it is installed, autocannon otherwise). Options (after `--`):
  *   --scale 1        data: 10k users, 1M tasks, 2M usage records (0.1 for a quick run)
  *   --seconds 20     measured seconds per run, after --warmup 5 seconds
  *   --runs 1         rounds per measurement: each round measures every target in turn (so
@@ -21,6 +21,9 @@ import { ensureDataset } from './dataset';
  *   --connections 50,200
  *   --only tasks,admin,me,mutation,invoke
  *   --profile DIR    Switchboard writes a V8 CPU profile there when it stops (--cpu-prof)
+ *   --load wrk       the load generator: wrk (C; `apt-get install wrk`) or autocannon (Node).
+ *                    Both share the machine's two cores with the servers; wrk costs about a
+ *                    quarter of autocannon's CPU a request. Default: wrk when it is installed.
  * Needs DATABASE_URL (a PostgreSQL server where it may create `switchboard_perf_*` databases)
  * and the peers installed: `npm install --prefix bench/peers`.
  */
@@ -35,6 +38,18 @@ const runs = Number(args.get('runs') ?? 1);
 const connectionsList = (args.get('connections') ?? '50,200').split(',').map(Number);
 const only = new Set((args.get('only') ?? 'tasks,admin,me,mutation,invoke').split(','));
 const profileDir = args.get('profile');
+const generator = (args.get('load') ?? (hasWrk() ? 'wrk' : 'autocannon')) as 'wrk' | 'autocannon';
+if (generator !== 'wrk' && generator !== 'autocannon') throw new Error('--load wrk|autocannon');
+
+function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk prints its version and exits 1; only a missing binary is ENOENT.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
 
 const ROOT = resolve(__dirname, '../..');
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz!';
@@ -136,6 +151,8 @@ interface Measured {
   p99: number;
   errors: number;
   cpuMsPerRequest: number;
+  /** The load generator's own CPU a request (it shares the machine with the servers). */
+  loadCpuMsPerRequest: number;
   statementsPerRequest: number | null;
 }
 
@@ -158,6 +175,7 @@ async function load(
       connections,
       seconds: warmup,
       warmup: 0,
+      generator,
       requests,
       errorMarker: '"errors"',
     }),
@@ -173,6 +191,7 @@ async function load(
       connections,
       seconds,
       warmup: 0,
+      generator,
       requests,
       errorMarker: '"errors"',
     }),
@@ -192,6 +211,7 @@ async function load(
     p95: number;
     p99: number;
     errors: number;
+    loadCpuMsPerRequest: number;
   };
   const st = st0 === null || st1 === null ? null : (st1 - st0) / Math.max(1, r.requests);
   return {
@@ -201,6 +221,7 @@ async function load(
     p99: r.p99,
     errors: r.errors,
     cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / Math.max(1, r.requests),
+    loadCpuMsPerRequest: r.loadCpuMsPerRequest,
     statementsPerRequest: st,
   };
 }
@@ -231,13 +252,13 @@ function printRows(rows: Row[]) {
         x.scenario === r.scenario && x.connections === r.connections && x.target === 'PostGraphile',
     );
   console.log(
-    `\n${'page'.padEnd(26)}${'conn'.padStart(5)}  ${'target'.padEnd(12)}${'req/s'.padStart(8)}${'p50'.padStart(7)}${'p95'.padStart(7)}${'p99'.padStart(7)}${'errors'.padStart(8)}${'CPU ms/req'.padStart(12)}${'SQL/req'.padStart(9)}${'vs PostGraphile'.padStart(17)}`,
+    `\n${'page'.padEnd(26)}${'conn'.padStart(5)}  ${'target'.padEnd(12)}${'req/s'.padStart(8)}${'p50'.padStart(7)}${'p95'.padStart(7)}${'p99'.padStart(7)}${'errors'.padStart(8)}${'CPU ms/req'.padStart(12)}${'load CPU'.padStart(10)}${'SQL/req'.padStart(9)}${'vs PostGraphile'.padStart(17)}`,
   );
   for (const r of rows) {
     const pg = pgOf(r);
     const ratio = pg && r.target !== 'PostGraphile' ? `${(r.m.rps / pg.m.rps).toFixed(2)}x` : '';
     console.log(
-      `${r.scenario.padEnd(26)}${String(r.connections).padStart(5)}  ${r.target.padEnd(12)}${r.m.rps.toFixed(0).padStart(8)}${r.m.p50.toFixed(0).padStart(7)}${r.m.p95.toFixed(0).padStart(7)}${r.m.p99.toFixed(0).padStart(7)}${String(r.m.errors).padStart(8)}${r.m.cpuMsPerRequest.toFixed(2).padStart(12)}${(r.m.statementsPerRequest === null ? 'n/a' : r.m.statementsPerRequest.toFixed(2)).padStart(9)}${ratio.padStart(17)}`,
+      `${r.scenario.padEnd(26)}${String(r.connections).padStart(5)}  ${r.target.padEnd(12)}${r.m.rps.toFixed(0).padStart(8)}${r.m.p50.toFixed(0).padStart(7)}${r.m.p95.toFixed(0).padStart(7)}${r.m.p99.toFixed(0).padStart(7)}${String(r.m.errors).padStart(8)}${r.m.cpuMsPerRequest.toFixed(2).padStart(12)}${r.m.loadCpuMsPerRequest.toFixed(2).padStart(10)}${(r.m.statementsPerRequest === null ? 'n/a' : r.m.statementsPerRequest.toFixed(2)).padStart(9)}${ratio.padStart(17)}`,
     );
   }
 }
@@ -375,7 +396,7 @@ async function main() {
   };
 
   console.log(
-    `\nbench: ${dataset.users} users, ${dataset.tasks} tasks, ${dataset.usage} usage records; ${seconds} s after ${warmup} s warm-up, median of ${runs}; pool ${POOL}; Switchboard in production with its shipped defaults except ${Object.entries(
+    `\nbench: load from ${generator}; ${dataset.users} users, ${dataset.tasks} tasks, ${dataset.usage} usage records; ${seconds} s after ${warmup} s warm-up, median of ${runs}; pool ${POOL}; Switchboard in production with its shipped defaults except ${Object.entries(
       RAISED,
     )
       .map(([k, v]) => `${k}=${v}`)
