@@ -172,7 +172,8 @@ function underStatement(q: KeysetQuery, column: string, head: HeadStatement): Ke
  * row otherwise (its columns without the `head_` prefix), with the page (maybe empty). The page
  * comes back as one JSON array beside the head (the head's columns are sent and parsed once,
  * not once a row), in the page's order (its `ord`). `kept`, when given, is sent instead of the
- * statement built here.
+ * statement built here; its rows may leave out `column` (the head's key in every row) and any
+ * column the caller will not read.
  */
 export async function keysetPageUnder<T, H = Record<string, unknown>>(
   em: EntityManager,
@@ -194,6 +195,9 @@ export async function keysetPageUnder<T, H = Record<string, unknown>>(
   const headRow: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(named)) headRow[name.slice('head_'.length)] = value;
   const pageOf: Row[] = pageRows === null ? [] : (JSON.parse(pageRows) as Row[]);
+  // Every row's `column` is the head's key: a kept statement may leave it out of the JSON.
+  const owner = named[head.key];
+  for (const row of pageOf) if (row[column] === undefined) row[column] = owner;
   return { head: headRow as H, page: toPage(em, entity, pageOf, q, undefined) };
 }
 

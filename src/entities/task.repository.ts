@@ -26,12 +26,30 @@ export function sessionTasksPageCall(
   sessionId: string,
   first: number,
   cursor: { key: string; id: string } | null,
+  slim = false,
 ): KeptPageUnder {
+  const fn = slim ? 'session_tasks_page_slim' : 'session_tasks_page';
   return {
-    sql: 'select * from session_tasks_page(?::uuid, ?::uuid, ?::int, ?::timestamptz, ?::uuid)',
+    sql: `select * from ${fn}(?::uuid, ?::uuid, ?::int, ?::timestamptz, ?::uuid)`,
     params: [sessionId, userId, first + 1, cursor?.key ?? null, cursor?.id ?? null],
   };
 }
+
+/**
+ * The task fields `session_tasks_page_slim` answers (migration 20261201140000): the columns it
+ * sends, and the owner (the account its check read). A document that asks for any other task
+ * field gets every column.
+ */
+export const SLIM_TASK_FIELDS: ReadonlySet<string> = new Set([
+  '__typename',
+  'id',
+  'title',
+  'status',
+  'priority',
+  'dueDate',
+  'createdAt',
+  'owner',
+]);
 
 export interface TaskFilterValues {
   status?: TaskStatus[] | null;
@@ -140,12 +158,15 @@ export class TaskRepository extends EntityRepository<Task> {
    * page of its account's tasks in one statement. The page is read only for a live session of
    * an active account; null otherwise. The default page (newest first, no filter) is read
    * through `session_tasks_page` (migration 20261201120000), the same statement with a plan
-   * PostgreSQL keeps per connection.
+   * PostgreSQL keeps per connection; `slim` (the caller asks only for SLIM_TASK_FIELDS) through
+   * `session_tasks_page_slim`, whose rows carry only those fields' columns: the others read
+   * null on this page.
    */
   async sessionPage(
     userId: string,
     sessionId: string,
     query: TaskPageQuery,
+    slim = false,
   ): Promise<{ account: ViewerAccount; page: Page<Task> } | null> {
     const filter = taskFilter(query.filter);
     const newestFirst =
@@ -165,7 +186,7 @@ export class TaskRepository extends EntityRepository<Task> {
       },
       'owner_id',
       activeBySessionHead(userId, sessionId),
-      newestFirst ? sessionTasksPageCall(userId, sessionId, query.first, cursor) : undefined,
+      newestFirst ? sessionTasksPageCall(userId, sessionId, query.first, cursor, slim) : undefined,
     );
     return result && { account: toViewerAccount(result.head), page: result.page };
   }

@@ -47,6 +47,32 @@ export function rowFields(info: GraphQLResolveInfo): Map<string, FieldNode[]> {
   return rows;
 }
 
+const within = new WeakMap<ReadonlySet<string>, WeakMap<FieldNode, boolean>>();
+
+/**
+ * Whether every field selected on the connection's rows (rowFields) is one of `allowed`.
+ * Remembered per field node when the field is selected once (a parsed document is kept and
+ * reused, so each further request with the same document asks a WeakMap).
+ */
+export function rowFieldsWithin(info: GraphQLResolveInfo, allowed: ReadonlySet<string>): boolean {
+  const only = info.fieldNodes.length === 1 ? info.fieldNodes[0]! : null;
+  let known = within.get(allowed);
+  const remembered = only && known?.get(only);
+  if (remembered !== undefined && remembered !== null) return remembered;
+  let answer = true;
+  for (const name of rowFields(info).keys()) {
+    if (!allowed.has(name)) {
+      answer = false;
+      break;
+    }
+  }
+  if (only) {
+    if (!known) within.set(allowed, (known = new WeakMap()));
+    known.set(only, answer);
+  }
+  return answer;
+}
+
 /** A field's arguments as its resolver will see them (variables and defaults applied). */
 export function argumentsOf(
   info: GraphQLResolveInfo,

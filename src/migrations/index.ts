@@ -5,6 +5,7 @@ import { Migration20261201012944 } from './Migration20261201012944';
 import { Migration20261201040000 } from './Migration20261201040000';
 import { Migration20261201120000 } from './Migration20261201120000';
 import { Migration20261201130000 } from './Migration20261201130000';
+import { Migration20261201140000 } from './Migration20261201140000';
 
 /** Every migration, oldest first: listed so that they run from TypeScript and from dist alike. */
 export const migrationsList = [
@@ -15,4 +16,5 @@ export const migrationsList = [
   { name: 'Migration20261201040000', class: Migration20261201040000 },
   { name: 'Migration20261201120000', class: Migration20261201120000 },
   { name: 'Migration20261201130000', class: Migration20261201130000 },
+  { name: 'Migration20261201140000', class: Migration20261201140000 },
 ];

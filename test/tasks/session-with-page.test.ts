@@ -83,8 +83,9 @@ describe('the tasks page with the session check in its statement', () => {
       expect(node.owner).toEqual({ id: u.id, email: u.email, name: u.name });
     }
     expect(sql).toHaveLength(1);
-    // The default page (newest first, no filter) through its function, with its kept plan.
-    expect(sql[0]).toMatch(/^select \* from session_tasks_page\(/);
+    // The default page (newest first, no filter) through its function, with its kept plan;
+    // asking only what a task list shows, through the function that sends only that.
+    expect(sql[0]).toMatch(/^select \* from session_tasks_page_slim\(/);
     // Any other order or a filter: the same check and page, built as text.
     const other = await statements(
       `{ tasks(first: 5, orderBy: { field: PRIORITY, direction: ASC }) { nodes { id } } }`,
@@ -238,14 +239,14 @@ describe('session_tasks_page, the default page kept in the database', () => {
     const order = keysetOrder(DEFAULT_TASK_ORDER);
     const q = { table: 'tasks', filter: new SqlFilter(), order, first, after };
     const cursor = decodeKeysetCursor(order, after);
-    const read = (kept: boolean) =>
+    const read = (kept: boolean, slim = false) =>
       keysetPageUnder(
         em,
         Task,
         q,
         'owner_id',
         activeBySessionHead(userId, sessionId),
-        kept ? sessionTasksPageCall(userId, sessionId, first, cursor) : undefined,
+        kept ? sessionTasksPageCall(userId, sessionId, first, cursor, slim) : undefined,
       );
     const shape = (r: Awaited<ReturnType<typeof read>>) =>
       r && {
@@ -254,7 +255,12 @@ describe('session_tasks_page, the default page kept in the database', () => {
         cursors: r.page.rows.map((_, i) => r.page.cursorAt(i)),
         hasNextPage: r.page.hasNextPage,
       };
-    return { kept: shape(await read(true)), text: shape(await read(false)) };
+    const text = shape(await read(false));
+    // The slim function: the same, but for the columns it does not send (null on its rows).
+    const slim = shape(await read(true, true));
+    const unsent = { description: null, completedAt: null, updatedAt: null };
+    expect(slim).toEqual(text && { ...text, rows: text.rows.map((r) => ({ ...r, ...unsent })) });
+    return { kept: shape(await read(true)), text };
   }
 
   function claimsOf(token: string) {
@@ -299,6 +305,114 @@ describe('session_tasks_page, the default page kept in the database', () => {
     const xc = claimsOf(x.accessToken);
     await t.sql('update users set is_active = false where id = ?', [x.id]);
     expect(await bothWays(xc.sub, xc.sid, 5)).toEqual({ kept: null, text: null });
+  });
+});
+
+describe('session_tasks_page_slim: only the columns a task list shows', () => {
+  const ALL = `id title description status priority dueDate completedAt createdAt updatedAt owner { id email }`;
+  let u: SeededUser;
+  beforeAll(async () => {
+    u = await t.seed.user();
+    await createTasks(t, u, [
+      { title: 'a', description: 'first words' },
+      { title: 'b', description: 'second words' },
+      { title: 'c' },
+    ]);
+    // One task done (completedAt set) and with a due date, so that every column has a value.
+    const c = expectNoErrors(
+      await t.gql(`{ tasks(first: 1) { nodes { id } } }`, {}, u.accessToken),
+    ) as { tasks: { nodes: { id: string }[] } };
+    expectNoErrors(
+      await t.gql(
+        `mutation($id: ID!) { updateTask(id: $id, input: { status: DONE, dueDate: "2030-01-02T03:04:05.678Z" }) { id } }`,
+        { id: c.tasks.nodes[0]!.id },
+        u.accessToken,
+      ),
+    );
+  });
+
+  /** The page's one statement and its answer. */
+  async function page(fields: string, extra = '') {
+    const { sql, res } = await statements(
+      `{ tasks(first: 2) { nodes { ${fields} } ${extra} } }`,
+      u.accessToken,
+    );
+    return { sql, data: expectNoErrors(res) as { tasks: { nodes: Record<string, unknown>[] } } };
+  }
+
+  it('answers the fields it sends exactly as the full page does, cursors and fragments included', async () => {
+    const full = await page(ALL, 'pageInfo { hasNextPage endCursor } edges { cursor }');
+    expect(full.sql).toHaveLength(1);
+    expect(full.sql[0]).toMatch(/^select \* from session_tasks_page\(/);
+    const slimFields = `__typename id title status priority dueDate createdAt owner { id email name }`;
+    const slim = await page(slimFields, 'pageInfo { hasNextPage endCursor } edges { cursor }');
+    expect(slim.sql).toHaveLength(1);
+    expect(slim.sql[0]).toMatch(/^select \* from session_tasks_page_slim\(/);
+    const fullAgain = await page(
+      `${slimFields} description`,
+      'pageInfo { hasNextPage endCursor } edges { cursor }',
+    );
+    expect(fullAgain.sql[0]).toMatch(/^select \* from session_tasks_page\(/);
+    const { description: _d, ...rest } = fullAgain.data.tasks.nodes[0]!;
+    expect(slim.data.tasks.nodes[0]).toEqual(rest);
+    expect(slim.data).toEqual({
+      tasks: {
+        ...fullAgain.data.tasks,
+        nodes: fullAgain.data.tasks.nodes.map(({ description: _x, ...n }) => n),
+      },
+    });
+    // The same fields asked through a named fragment and edges { node }: slim too.
+    const viaFragment = await statements(
+      `query { tasks(first: 2) { edges { node { ...T } } } } fragment T on Task { id title dueDate owner { id } }`,
+      u.accessToken,
+    );
+    expect(viaFragment.sql[0]).toMatch(/^select \* from session_tasks_page_slim\(/);
+    expect(expectNoErrors(viaFragment.res)).toEqual({
+      tasks: {
+        edges: slim.data.tasks.nodes.map((n) => ({
+          node: { id: n.id, title: n.title, dueDate: n.dueDate, owner: { id: u.id } },
+        })),
+      },
+    });
+  });
+
+  it('reads every column for any other task field, however it is asked', async () => {
+    for (const [fields, column] of [
+      ['id description', 'description'],
+      ['id completedAt', 'completedAt'],
+      ['id updatedAt', 'updatedAt'],
+      ['... on Task { id completedAt }', 'completedAt'],
+    ] as const) {
+      const { sql, data } = await page(fields);
+      expect(sql[0]).toMatch(/^select \* from session_tasks_page\(/);
+      expect(data.tasks.nodes.some((n) => n[column] !== null)).toBe(true);
+    }
+    // A fragment that asks for a column the slim page lacks, beside slim fields.
+    const viaFragment = await statements(
+      `query { tasks(first: 3) { nodes { id ...D } } } fragment D on Task { description }`,
+      u.accessToken,
+    );
+    expect(viaFragment.sql[0]).toMatch(/^select \* from session_tasks_page\(/);
+    const nodes = (
+      expectNoErrors(viaFragment.res) as { tasks: { nodes: { description: string | null }[] } }
+    ).tasks.nodes;
+    // Newest first: c (none), b, a.
+    expect(nodes.map((n) => n.description)).toEqual([null, 'second words', 'first words']);
+  });
+
+  it('the same document asked again answers the same (the choice is remembered per document)', async () => {
+    const doc = `id title owner { id }`;
+    const first = await page(doc);
+    const second = await page(doc);
+    expect(second).toEqual(first);
+    expect(second.sql[0]).toMatch(/^select \* from session_tasks_page_slim\(/);
+  });
+
+  it('reads nothing for a gone session, as the full page', async () => {
+    const v = await t.seed.user();
+    await createTasks(t, v, [{ title: 'kept' }]);
+    expectNoErrors(await t.gql(LogoutDocument, { t: v.refreshToken }, v.accessToken));
+    await expectRefusedLikeUpFront(`{ tasks { nodes { id title owner { id } } } }`, v.accessToken);
   });
 });
 

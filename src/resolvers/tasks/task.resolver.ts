@@ -1,4 +1,16 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { signedIn } from '../../auth/require-viewer';
 import { isUnverified } from '../../auth/session-check';
 import type { Context } from '../../context';
@@ -29,10 +41,11 @@ export class TaskResolver {
   tasks(
     @Args(() => TasksArgs) args: TasksArgs,
     @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
   ): TaskConnection | Promise<TaskConnection> {
     const viewer = signedIn(ctx);
     // The session not checked yet: it is, with the page (auth/session-check.ts).
-    if (isUnverified(viewer)) return this.services.tasks.sessionPage(ctx, args);
+    if (isUnverified(viewer)) return this.services.tasks.sessionPage(ctx, args, info);
     return this.services.tasks.ownerPage(ctx.loaders, viewer.account.id, args);
   }
 

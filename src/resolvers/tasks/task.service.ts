@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { GraphQLResolveInfo } from 'graphql';
 import { signedIn } from '../../auth/require-viewer';
 import { settleSession, verifySession } from '../../auth/session-check';
 import type { SignedInViewer } from '../../auth/viewer';
@@ -8,12 +9,14 @@ import { TaskPriority, TaskStatus } from '../../entities/enums';
 import {
   DEFAULT_TASK_ORDER,
   decodeTaskCursor,
+  SLIM_TASK_FIELDS,
   type TaskOrderValues,
 } from '../../entities/task.repository';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../../errors';
 import type { Clock } from '../../lib/clock';
 import { requireId } from '../../lib/ids';
 import { pageSize } from '../../lib/pagination';
+import { rowFieldsWithin } from '../../lib/selection';
 import type { Loaders } from '../../loaders';
 import type { AuditService } from '../../audit/audit.service';
 import type { CreateTaskInput, TaskFilter, UpdateTaskInput } from './task.inputs';
@@ -86,7 +89,11 @@ export class TaskService {
    * statement reads the session and the page; a gone session reads no row and answers
    * UNAUTHENTICATED. Bad arguments are refused after the session is checked on its own.
    */
-  async sessionPage(ctx: Context, args: ListArgs): Promise<TaskConnection> {
+  async sessionPage(
+    ctx: Context,
+    args: ListArgs,
+    info?: GraphQLResolveInfo,
+  ): Promise<TaskConnection> {
     const viewer = signedIn(ctx);
     if (viewer.via !== 'jwt') throw new UnauthenticatedError();
     let query: ReturnType<typeof pageQuery>;
@@ -96,9 +103,11 @@ export class TaskService {
       await verifySession(ctx);
       throw err;
     }
+    // A list that shows only what a task list shows reads only those columns.
+    const slim = info !== undefined && rowFieldsWithin(info, SLIM_TASK_FIELDS);
     const result = await ctx.em
       .getRepository(Task)
-      .sessionPage(viewer.account.id, viewer.sessionId, query);
+      .sessionPage(viewer.account.id, viewer.sessionId, query, slim);
     const { account } = settleSession(ctx, result?.account ?? null);
     const { filter } = query;
     return new TaskConnection({
