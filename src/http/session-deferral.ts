@@ -7,9 +7,14 @@ import type { Context } from '../context';
 /** Longer documents are never deferred (and never cached here): the hot pages are short. */
 const MAX_DOCUMENT_LENGTH = 2_000;
 const MAX_CACHED = 500;
+/** Operation names remembered per document (a document names its operations; others miss). */
+const MAX_NAMES = 16;
 
-/** Verdicts by [operation name, document], most recently used last. */
-const verdicts = new Map<string, boolean>();
+/**
+ * Verdicts by document, then operation name (null: none), oldest document first: a document
+ * string from the request is hashed once to find its entry, with nothing built from it.
+ */
+const verdicts = new Map<string, Map<string | null, boolean>>();
 
 /**
  * The GraphQL request as Apollo will read it: the parsed JSON body of a POST, or, for a GET, the
@@ -47,15 +52,18 @@ export function sessionCheckCanRide(request: FastifyRequest): boolean {
   if (typeof query !== 'string' || query.length > MAX_DOCUMENT_LENGTH) return false;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
     return false;
-  const key = JSON.stringify([operationName ?? null, query]);
-  let verdict = verdicts.get(key);
-  if (verdict === undefined) {
-    verdict = predict(query, operationName ?? null);
+  const name = operationName ?? null;
+  let byName = verdicts.get(query);
+  if (!byName) {
+    // A document's operation names are few; the bound counts documents.
     if (verdicts.size >= MAX_CACHED) verdicts.delete(verdicts.keys().next().value!);
-  } else {
-    verdicts.delete(key); // to the end: most recently used
+    verdicts.set(query, (byName = new Map()));
   }
-  verdicts.set(key, verdict);
+  let verdict = byName.get(name);
+  if (verdict === undefined) {
+    verdict = predict(query, name);
+    if (byName.size < MAX_NAMES) byName.set(name, verdict);
+  }
   return verdict;
 }
 

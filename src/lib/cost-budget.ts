@@ -67,21 +67,28 @@ export class CostBudget {
     redis?.defineCommand('sbCostTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   }
 
-  /** Takes `cost` points from `caller`'s bucket, or refuses with how long to wait. */
-  async take(caller: string, cost: number): Promise<Take> {
-    const available = await this.apply(caller, cost);
-    if (available.ok) return { ok: true, available: available.points, retryAfter: 0 };
-    const missing = cost - available.points;
-    return {
-      ok: false,
-      available: available.points,
-      retryAfter: Math.max(1, Math.ceil(missing / this.settings.restoreRate)),
-    };
+  /**
+   * Takes `cost` points from `caller`'s bucket, or refuses with how long to wait; at once (no
+   * promise) when the buckets are in-process.
+   */
+  take(caller: string, cost: number): Take | Promise<Take> {
+    if (!this.redis) return this.toTake(cost, this.applyLocally(caller, cost));
+    return this.apply(caller, cost).then((applied) => this.toTake(cost, applied));
   }
 
-  /** Gives back points taken for a request that cost less than it asked for. */
-  async refund(caller: string, points: number): Promise<number> {
-    return (await this.apply(caller, -points)).points;
+  /** Gives back points taken for a request that cost less than it asked for; what is left. */
+  refund(caller: string, points: number): number | Promise<number> {
+    if (!this.redis) return this.applyLocally(caller, -points).points;
+    return this.apply(caller, -points).then((applied) => applied.points);
+  }
+
+  private toTake(cost: number, applied: { ok: boolean; points: number }): Take {
+    if (applied.ok) return { ok: true, available: applied.points, retryAfter: 0 };
+    return {
+      ok: false,
+      available: applied.points,
+      retryAfter: Math.max(1, Math.ceil((cost - applied.points) / this.settings.restoreRate)),
+    };
   }
 
   private async apply(caller: string, cost: number): Promise<{ ok: boolean; points: number }> {

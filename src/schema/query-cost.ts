@@ -17,7 +17,7 @@ import { isUnverified, verifySessionNow } from '../auth/session-check';
 import { INVALID_CREDENTIALS } from '../auth/viewer';
 import type { Context } from '../context';
 import { QueryTooComplexError, RateLimitedError } from '../errors';
-import type { CostBudget } from '../lib/cost-budget';
+import type { CostBudget, Take } from '../lib/cost-budget';
 import { DEFAULT_PAGE_SIZE } from '../lib/pagination';
 import type { Metrics } from '../metrics';
 import { annotateActiveSpan, telemetry } from '../telemetry';
@@ -222,8 +222,60 @@ export function queryCostPlugin(
       let payer = '';
       let available = capacity;
       let ran = false;
+      const settle = (take: Take) => {
+        available = take.available;
+        if (!take.ok) {
+          throw withStatus(new RateLimitedError(take.retryAfter), 429, [
+            ['retry-after', String(take.retryAfter)],
+          ]);
+        }
+        ran = true;
+      };
+      const payLater = async (ctx: Context, cost: number, first: Take | Promise<Take>) => {
+        let take = await first;
+        if (!take.ok && isUnverified(ctx.viewer)) {
+          // Refused on the account's bucket before its session was checked: a gone session
+          // pays from its address's bucket, as it would have up front.
+          await verifySessionNow(ctx);
+          if (ctx.viewer.kind === 'anonymous') {
+            payer = costPayer(ctx);
+            take = await budget.take(payer, cost);
+          }
+        }
+        settle(take);
+      };
+      /** Takes the cost from the payer's bucket: at once when the bucket is in-process. */
+      const pay = (ctx: Context, cost: number): void | Promise<void> => {
+        payer = costPayer(ctx);
+        const take = budget.take(payer, cost);
+        if (take instanceof Promise || (!take.ok && isUnverified(ctx.viewer))) {
+          return payLater(ctx, cost, take);
+        }
+        settle(take);
+      };
+      const report = (result: { extensions?: Record<string, unknown> }, actual: number) => {
+        // The operation's span (http/operation-telemetry.ts) is the active one in Apollo's hooks.
+        if (telemetry.enabled) {
+          annotateActiveSpan({
+            'switchboard.query_cost.requested': requested!,
+            'switchboard.query_cost.actual': actual,
+          });
+        }
+        result.extensions = {
+          ...result.extensions,
+          cost: {
+            requestedQueryCost: requested,
+            actualQueryCost: actual,
+            throttleStatus: {
+              maximumAvailable: capacity,
+              currentlyAvailable: Math.max(0, Math.floor(available)),
+              restoreRate,
+            },
+          },
+        };
+      };
       return {
-        async didResolveOperation({ document, operation, request, contextValue }) {
+        didResolveOperation({ document, operation, request, contextValue }) {
           if (!operation) return;
           requested = requestedCost(schema, document, operation, request.variables ?? {});
           if (requested === null) return; // bad variables: refused before anything runs
@@ -236,68 +288,44 @@ export function queryCostPlugin(
               400,
             );
           }
+          const cost = requested;
           // An unverified viewer being checked on its own (http/session-deferral.ts): its outcome
           // decides who pays.
-          if (contextValue.session) await contextValue.session;
-          payer = costPayer(contextValue);
-          let take = await budget.take(payer, requested);
-          if (!take.ok && isUnverified(contextValue.viewer)) {
-            // Refused on the account's bucket before its session was checked: a gone session
-            // pays from its address's bucket, as it would have up front.
-            await verifySessionNow(contextValue);
-            if (contextValue.viewer.kind === 'anonymous') {
-              payer = costPayer(contextValue);
-              take = await budget.take(payer, requested);
-            }
-          }
-          available = take.available;
-          if (!take.ok) {
-            throw withStatus(new RateLimitedError(take.retryAfter), 429, [
-              ['retry-after', String(take.retryAfter)],
-            ]);
-          }
-          ran = true;
+          if (contextValue.session) return contextValue.session.then(() => pay(contextValue, cost));
+          return pay(contextValue, cost);
         },
-        async willSendResponse({ response, document, operation, contextValue }) {
+        willSendResponse({ response, document, operation, contextValue }) {
           if (requested === null || response.body.kind !== 'single') return;
           const result = response.body.singleResult;
-          let actual = 0;
-          if (ran && document && operation) {
-            actual = Math.min(
-              requested,
-              actualCost(schema, document, operation, result.data as Record<string, unknown>),
-            );
-            if (isUnverified(contextValue.viewer)) {
-              // The session rode on the page and proved gone (auth/session-check.ts): the
-              // account pays nothing back; the address pays what ran, and its bucket is the one
-              // reported, as up front.
-              await budget.refund(payer, requested);
+          if (!ran || !document || !operation) return report(result, 0);
+          const cost = requested;
+          const actual = Math.min(
+            cost,
+            actualCost(schema, document, operation, result.data as Record<string, unknown>),
+          );
+          metrics?.queryCost.observe(actual);
+          if (isUnverified(contextValue.viewer)) {
+            // The session rode on the page and proved gone (auth/session-check.ts): the account
+            // pays nothing back; the address pays what ran, and its bucket is the one reported,
+            // as up front.
+            return (async () => {
+              await budget.refund(payer, cost);
               payer = costPayer({ ...contextValue, viewer: INVALID_CREDENTIALS });
               available = (await budget.take(payer, actual)).available;
-            } else if (actual < requested) {
-              available = await budget.refund(payer, requested - actual);
+              report(result, actual);
+            })();
+          }
+          if (actual < cost) {
+            const left = budget.refund(payer, cost - actual);
+            if (left instanceof Promise) {
+              return left.then((points) => {
+                available = points;
+                report(result, actual);
+              });
             }
-            metrics?.queryCost.observe(actual);
+            available = left;
           }
-          // The operation's span (http/operation-telemetry.ts) is the active one in Apollo's hooks.
-          if (telemetry.enabled) {
-            annotateActiveSpan({
-              'switchboard.query_cost.requested': requested,
-              'switchboard.query_cost.actual': actual,
-            });
-          }
-          result.extensions = {
-            ...result.extensions,
-            cost: {
-              requestedQueryCost: requested,
-              actualQueryCost: actual,
-              throttleStatus: {
-                maximumAvailable: capacity,
-                currentlyAvailable: Math.max(0, Math.floor(available)),
-                restoreRate,
-              },
-            },
-          };
+          report(result, actual);
         },
       };
     },
