@@ -36,6 +36,12 @@ interface Measured {
   errors: number;
 }
 
+/** The line this process prints (bench/perf/run.ts reads it). */
+export interface LoadResult extends Measured {
+  /** The generator's own CPU (this process and wrk) a request. */
+  loadCpuMsPerRequest: number;
+}
+
 const jobFile = process.argv[2]!;
 const job = JSON.parse(readFileSync(jobFile, 'utf8')) as Job;
 
@@ -198,7 +204,8 @@ async function main() {
   const cpu0 = cpuMs();
   const m = await run(job.seconds);
   const cpu = cpuMs() - cpu0;
-  console.log(JSON.stringify({ ...m, loadCpuMsPerRequest: cpu / Math.max(1, m.requests) }));
+  const result: LoadResult = { ...m, loadCpuMsPerRequest: cpu / Math.max(1, m.requests) };
+  console.log(JSON.stringify(result));
 }
 
 main().catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { ensureDataset } from './dataset';
+import type { LoadResult } from './load';
 
 /**
  * `npm run bench`: Switchboard side by side with PostGraphile 5 and a raw-SQL floor on the same
@@ -204,15 +205,7 @@ async function load(
   }).toString();
   const cpu1 = cpuSeconds(target.pid);
   const st1 = await statements(target);
-  const r = JSON.parse(out.trim().split('\n').pop()!) as {
-    requests: number;
-    rps: number;
-    p50: number;
-    p95: number;
-    p99: number;
-    errors: number;
-    loadCpuMsPerRequest: number;
-  };
+  const r = JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
   const st = st0 === null || st1 === null ? null : (st1 - st0) / Math.max(1, r.requests);
   return {
     rps: r.rps,

@@ -11,6 +11,21 @@ import { Migration } from '@mikro-orm/migrations';
  * that ask for more, and for servers of the version before during a rolling deploy. Creating it
  * takes no lock on any table.
  */
+/** The page under the check, rows after the cursor when `after` is given. */
+function pageQuery(after: string): string {
+  return `
+        return query
+          select u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at,
+                 (select json_agg(p order by p.created_at desc, p.id desc)::text
+                    from (select t.id, t.title, t.status, t.priority, t.due_date, t.created_at,
+                                 (t.created_at)::text as sort_key
+                            from tasks t where t.owner_id = u.id${after}
+                           order by t.created_at desc, t.id desc limit p_limit) p)
+            from users u
+            join auth_sessions s on s.user_id = u.id and s.id = p_session_id and s.revoked_at is null
+           where u.id = p_user_id and u.is_active;`;
+}
+
 export class Migration20261201140000 extends Migration {
   override async up(): Promise<void> {
     this.addSql(`create function "session_tasks_page_slim"(
@@ -24,29 +39,9 @@ export class Migration20261201140000 extends Migration {
     as $$
     #variable_conflict use_column
     begin
-      if p_after_key is null then
-        return query
-          select u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at,
-                 (select json_agg(p order by p.created_at desc, p.id desc)::text
-                    from (select t.id, t.title, t.status, t.priority, t.due_date, t.created_at,
-                                 (t.created_at)::text as sort_key
-                            from tasks t where t.owner_id = u.id
-                           order by t.created_at desc, t.id desc limit p_limit) p)
-            from users u
-            join auth_sessions s on s.user_id = u.id and s.id = p_session_id and s.revoked_at is null
-           where u.id = p_user_id and u.is_active;
-      else
-        return query
-          select u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at,
-                 (select json_agg(p order by p.created_at desc, p.id desc)::text
-                    from (select t.id, t.title, t.status, t.priority, t.due_date, t.created_at,
-                                 (t.created_at)::text as sort_key
-                            from tasks t where t.owner_id = u.id
-                             and (t.created_at, t.id) < (p_after_key, p_after_id)
-                           order by t.created_at desc, t.id desc limit p_limit) p)
-            from users u
-            join auth_sessions s on s.user_id = u.id and s.id = p_session_id and s.revoked_at is null
-           where u.id = p_user_id and u.is_active;
+      if p_after_key is null then${pageQuery('')}
+      else${pageQuery(`
+                             and (t.created_at, t.id) < (p_after_key, p_after_id)`)}
       end if;
     end $$;`);
   }
