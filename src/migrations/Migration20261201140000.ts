@@ -1,16 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
 
-/**
- * `session_tasks_page_slim`: `session_tasks_page` (migration 20261201120000) for a document that
- * asks of each task only what a task list shows (id, title, status, priority, dueDate,
- * createdAt, its owner): the same session check, the same rows in the same order, but each
- * row's JSON carries only those columns and the sort key, not `t.*`. The owner is the account
- * the check read, so `owner_id` is not sent either (db/keyset.ts fills it in). On the bench
- * data a 20-task page is 5.2 KB of JSON instead of 8.0 KB: PostgreSQL builds less (0.170 ->
- * 0.152 ms a call) and the server parses less. The function before it stays, for the documents
- * that ask for more, and for servers of the version before during a rolling deploy. Creating it
- * takes no lock on any table.
- */
 /** The page under the check, rows after the cursor when `after` is given. */
 function pageQuery(after: string): string {
   return `
@@ -26,6 +15,17 @@ function pageQuery(after: string): string {
            where u.id = p_user_id and u.is_active;`;
 }
 
+/**
+ * `session_tasks_page_slim`: `session_tasks_page` (migration 20261201120000) for a document that
+ * asks of each task only what a task list shows (id, title, status, priority, dueDate,
+ * createdAt, its owner): the same session check, the same rows in the same order, but each
+ * row's JSON carries only those columns and the sort key, not `t.*`. The owner is the account
+ * the check read, so `owner_id` is not sent either (db/keyset.ts fills it in). On the bench
+ * data a 20-task page is 5.2 KB of JSON instead of 8.0 KB: PostgreSQL builds less (0.170 ->
+ * 0.152 ms a call) and the server parses less. The function before it stays, for the documents
+ * that ask for more, and for servers of the version before during a rolling deploy. Creating it
+ * takes no lock on any table.
+ */
 export class Migration20261201140000 extends Migration {
   override async up(): Promise<void> {
     this.addSql(`create function "session_tasks_page_slim"(
