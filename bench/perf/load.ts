@@ -104,7 +104,8 @@ function luaString(text: string): string {
   for (const byte of Buffer.from(text, 'utf8')) {
     if (byte === 0x22 || byte === 0x5c) out += `\\${String.fromCharCode(byte)}`;
     else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
-    else out += `\\${byte}`;
+    // Three digits always: Lua reads up to three, so a tab written `\9` before a digit would take the digit in.
+    else out += `\\${String(byte).padStart(3, '0')}`;
   }
   return `${out}"`;
 }

@@ -9,12 +9,30 @@ const MAX_DOCUMENT_LENGTH = 2_000;
 const MAX_CACHED = 500;
 /** Operation names remembered per document (a document names its operations; others miss). */
 const MAX_NAMES = 16;
+/** Longer operation names are answered without being remembered: they bound the cache's size. */
+const MAX_NAME_LENGTH = 100;
 
 /**
- * Verdicts by document, then operation name (null: none), oldest document first: a document
- * string from the request is hashed once to find its entry, with nothing built from it.
+ * Verdicts by document, then operation name (null: none): a document string from the request is
+ * hashed once to find its entry, with nothing built from it. Two generations, at most
+ * MAX_CACHED documents in all: a document found in the older one moves to the recent one, and
+ * when the recent one is full it becomes the older (the older is dropped), so the documents in
+ * use stay without any work on a hit in the recent one.
  */
-const verdicts = new Map<string, Map<string | null, boolean>>();
+let recent = new Map<string, Map<string | null, boolean>>();
+let older = new Map<string, Map<string | null, boolean>>();
+
+function verdictsOf(query: string): Map<string | null, boolean> {
+  const known = recent.get(query);
+  if (known) return known;
+  const byName = older.get(query) ?? new Map<string | null, boolean>();
+  if (recent.size >= MAX_CACHED / 2) {
+    older = recent;
+    recent = new Map();
+  }
+  recent.set(query, byName);
+  return byName;
+}
 
 /**
  * The GraphQL request as Apollo will read it: the parsed JSON body of a POST, or, for a GET, the
@@ -53,12 +71,8 @@ export function sessionCheckCanRide(request: FastifyRequest): boolean {
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
     return false;
   const name = operationName ?? null;
-  let byName = verdicts.get(query);
-  if (!byName) {
-    // A document's operation names are few; the bound counts documents.
-    if (verdicts.size >= MAX_CACHED) verdicts.delete(verdicts.keys().next().value!);
-    verdicts.set(query, (byName = new Map()));
-  }
+  if (name !== null && name.length > MAX_NAME_LENGTH) return predict(query, name);
+  const byName = verdictsOf(query);
   let verdict = byName.get(name);
   if (verdict === undefined) {
     verdict = predict(query, name);

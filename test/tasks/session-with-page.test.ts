@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import jwt from 'jsonwebtoken';
 import type { FastifyRequest } from 'fastify';
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { parse, type FieldNode, type OperationDefinitionNode, type SelectionNode } from 'graphql';
 import { isUnverified, unverifiedViewer } from '../../src/auth/session-check';
 import { INVALID_CREDENTIALS } from '../../src/auth/viewer';
 import type { Context } from '../../src/context';
@@ -19,7 +19,9 @@ import {
   DEFAULT_TASK_ORDER,
   keysetOrder,
   sessionTasksPageCall,
+  SLIM_TASK_FIELDS,
 } from '../../src/entities/task.repository';
+import { rowFieldsWithin } from '../../src/lib/selection';
 import { activeBySessionHead } from '../../src/entities/user.repository';
 
 /**
@@ -318,23 +320,24 @@ describe('session_tasks_page_slim: only the columns a task list shows', () => {
       { title: 'b', description: 'second words' },
       { title: 'c' },
     ]);
-    // One task done (completedAt set) and with a due date, so that every column has a value.
-    const c = expectNoErrors(
-      await t.gql(`{ tasks(first: 1) { nodes { id } } }`, {}, u.accessToken),
-    ) as { tasks: { nodes: { id: string }[] } };
+    // Task c done (completedAt set) and with a due date, so that every column has a value on
+    // some task. Found by title: tasks made in one mutation can share createdAt.
+    const all = expectNoErrors(
+      await t.gql(`{ tasks(first: 3) { nodes { id title } } }`, {}, u.accessToken),
+    ) as { tasks: { nodes: { id: string; title: string }[] } };
     expectNoErrors(
       await t.gql(
         `mutation($id: ID!) { updateTask(id: $id, input: { status: DONE, dueDate: "2030-01-02T03:04:05.678Z" }) { id } }`,
-        { id: c.tasks.nodes[0]!.id },
+        { id: all.tasks.nodes.find((n) => n.title === 'c')!.id },
         u.accessToken,
       ),
     );
   });
 
   /** The page's one statement and its answer. */
-  async function page(fields: string, extra = '') {
+  async function page(fields: string, extra = '', first = 2) {
     const { sql, res } = await statements(
-      `{ tasks(first: 2) { nodes { ${fields} } ${extra} } }`,
+      `{ tasks(first: ${first}) { nodes { ${fields} } ${extra} } }`,
       u.accessToken,
     );
     return { sql, data: expectNoErrors(res) as { tasks: { nodes: Record<string, unknown>[] } } };
@@ -383,7 +386,8 @@ describe('session_tasks_page_slim: only the columns a task list shows', () => {
       ['id updatedAt', 'updatedAt'],
       ['... on Task { id completedAt }', 'completedAt'],
     ] as const) {
-      const { sql, data } = await page(fields);
+      // All three tasks, whatever order ties on createdAt give them.
+      const { sql, data } = await page(fields, '', 3);
       expect(sql[0]).toMatch(/^select \* from session_tasks_page\(/);
       expect(data.tasks.nodes.some((n) => n[column] !== null)).toBe(true);
     }
@@ -396,16 +400,33 @@ describe('session_tasks_page_slim: only the columns a task list shows', () => {
     const nodes = (
       expectNoErrors(viaFragment.res) as { tasks: { nodes: { description: string | null }[] } }
     ).tasks.nodes;
-    // Newest first: c (none), b, a.
-    expect(nodes.map((n) => n.description)).toEqual([null, 'second words', 'first words']);
+    expect(nodes.map((n) => n.description ?? '(none)').sort()).toEqual([
+      '(none)',
+      'first words',
+      'second words',
+    ]);
   });
 
-  it('the same document asked again answers the same (the choice is remembered per document)', async () => {
-    const doc = `id title owner { id }`;
-    const first = await page(doc);
-    const second = await page(doc);
-    expect(second).toEqual(first);
-    expect(second.sql[0]).toMatch(/^select \* from session_tasks_page_slim\(/);
+  it('remembers its choice per field node of a parsed document, and only for one node', () => {
+    const document = parse(`{ tasks { nodes { id title } } }`);
+    const field = (document.definitions[0] as OperationDefinitionNode).selectionSet
+      .selections[0] as FieldNode;
+    const info = (fieldNodes: FieldNode[]) => ({ fieldNodes, fragments: {} }) as never;
+    expect(rowFieldsWithin(info([field]), SLIM_TASK_FIELDS)).toBe(true);
+    // The same node with a field added after the first answer: answered from memory.
+    const nodes = field.selectionSet!.selections[0] as FieldNode;
+    (nodes.selectionSet!.selections as SelectionNode[]).push(
+      (
+        (parse(`{ description }`).definitions[0] as OperationDefinitionNode).selectionSet
+          .selections as SelectionNode[]
+      )[0]!,
+    );
+    expect(rowFieldsWithin(info([field]), SLIM_TASK_FIELDS)).toBe(true);
+    // The same selection reached through two nodes (merged fields) is read each time.
+    expect(rowFieldsWithin(info([field, field]), SLIM_TASK_FIELDS)).toBe(false);
+    // Another set of allowed fields has its own memory.
+    expect(rowFieldsWithin(info([field]), new Set(['id', 'title', 'description']))).toBe(true);
+    expect(rowFieldsWithin(info([field]), new Set(['id', 'title']))).toBe(false);
   });
 
   it('reads nothing for a gone session, as the full page', async () => {
@@ -564,6 +585,28 @@ describe('which documents the session check rides on', () => {
         url: `/graphql?query=${encodeURIComponent('{ tasks { totalCount } }')}`,
       } as unknown as FastifyRequest),
     ).toBe(true);
+  });
+
+  it('keeps answering right past its memory: many documents, many and long operation names', () => {
+    const long = `Q${'x'.repeat(300)}`;
+    const twoOps = `query ${long} { tasks { totalCount } } query B { me { id } }`;
+    for (let round = 0; round < 2; round += 1) {
+      expect(rides(twoOps, long)).toBe(true);
+      expect(rides(twoOps, 'B')).toBe(false);
+    }
+    // Over a thousand other documents (more than it remembers) and back: the same verdicts.
+    for (let i = 0; i < 1_200; i += 1) {
+      expect(rides(`query P${i} { tasks { totalCount } }`)).toBe(true);
+      expect(rides(`query M${i} { me { id } }`, `M${i}`)).toBe(false);
+    }
+    // Twenty names of one document (more than it keeps a document): each answered as it should.
+    const many = Array.from(
+      { length: 20 },
+      (_, i) => `query N${i} { ${i % 2 ? 'me { id }' : 'tasks { totalCount }'} }`,
+    ).join(' ');
+    for (let i = 0; i < 20; i += 1) expect(rides(many, `N${i}`)).toBe(i % 2 === 0);
+    expect(rides(twoOps, long)).toBe(true);
+    expect(rides(`{ tasks { nodes { id } } }`)).toBe(true);
   });
 
   it('nothing else', () => {
