@@ -36,6 +36,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   dbPoolMax: number;
+  /** How long a pooled connection may sit unused before it is closed. */
+  dbPoolIdleTimeoutMs: number;
   jwtSecret: string;
   jwtIssuer: string;
   jwtAudience: string;
@@ -127,6 +129,7 @@ function envSpec() {
     DATABASE_URL: url({ default: undefined }),
     DATA_DIR: str({ default: './.data' }),
     DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
+    DB_POOL_IDLE_TIMEOUT_MS: intRange(1_000, 86_400_000)({ default: 300_000 }),
     JWT_SECRET: str({ default: undefined }),
     JWT_ISSUER: str({ default: 'switchboard' }),
     JWT_AUDIENCE: str({ default: 'switchboard-api' }),
@@ -254,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     dbPoolMax: e.DB_POOL_MAX,
+    dbPoolIdleTimeoutMs: e.DB_POOL_IDLE_TIMEOUT_MS,
     jwtSecret,
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,

@@ -64,6 +64,7 @@ export async function openDatabase(
         for (const listener of statementListeners) listener(text);
       },
       poolMax: config.dbPoolMax,
+      idleTimeoutMs: config.dbPoolIdleTimeoutMs,
       // PGlite answers from this process: a slow accept means a busy process, not a dead peer.
       connectTimeoutMs: database.embedded ? 30_000 : config.dbConnectTimeoutMs,
     }),

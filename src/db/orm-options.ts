@@ -8,6 +8,12 @@ import { guardConnection } from './pool-guard';
 
 export interface ConnectionSettings {
   poolMax: number;
+  /**
+   * How long an unused connection stays open (default 10 s, for the CLI). Reopening one costs
+   * the request that needs it the connect and, on PostgreSQL, a new backend that compiles the
+   * session check and page functions again on its first call.
+   */
+  idleTimeoutMs?: number;
   /** How long a new connection may take to be established. */
   connectTimeoutMs: number;
   /** Called with the text of every statement sent (metrics, tests). */
@@ -36,7 +42,7 @@ export function ormOptions(
     pool: {
       min: 0,
       max: settings.poolMax,
-      idleTimeoutMillis: 10_000,
+      idleTimeoutMillis: settings.idleTimeoutMs ?? 10_000,
       // Every connection's queries are bounded by the request deadline (src/db/pool-guard.ts).
       afterCreate: (connection: unknown, done: (err: Error | null, c: unknown) => void) => {
         guardConnection(connection, settings.onQuery);

@@ -14,11 +14,15 @@ export interface TcpProxy {
   /** Back to forwarding for new connections (blackholed ones stay broken, as after a partition). */
   restore(): Promise<void>;
   stop(): Promise<void>;
+  /** Client connections open through the proxy now, and accepted since it started. */
+  connections(): { open: number; accepted: number };
 }
 
 /** A TCP proxy in front of `target` that a test can cut or black-hole and restore. */
 export async function startTcpProxy(target: URL): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
+  let accepted = 0;
   let server: net.Server | null = null;
   let port = 0;
   let dropping = false;
@@ -26,6 +30,9 @@ export async function startTcpProxy(target: URL): Promise<TcpProxy> {
     new Promise<void>((resolve) => {
       const s = net.createServer((client) => {
         sockets.add(client);
+        clients.add(client);
+        accepted += 1;
+        client.once('close', () => clients.delete(client));
         let upstream: net.Socket | null = null;
         const drop = () => {
           client.destroy();
@@ -82,6 +89,7 @@ export async function startTcpProxy(target: URL): Promise<TcpProxy> {
       dropping = false;
       if (!server) await listen();
     },
+    connections: () => ({ open: clients.size, accepted }),
     async stop() {
       for (const socket of sockets) socket.destroy();
       sockets.clear();
