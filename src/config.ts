@@ -38,6 +38,8 @@ export interface Config {
   dbPoolMax: number;
   /** How long a pooled connection may sit unused before it is closed. */
   dbPoolIdleTimeoutMs: number;
+  /** At start, open the pool's connections and run the hot read path's functions on each. */
+  dbPoolWarm: boolean;
   jwtSecret: string;
   jwtIssuer: string;
   jwtAudience: string;
@@ -130,6 +132,7 @@ function envSpec() {
     DATA_DIR: str({ default: './.data' }),
     DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
     DB_POOL_IDLE_TIMEOUT_MS: intRange(1_000, 86_400_000)({ default: 300_000 }),
+    DB_POOL_WARM: bool({ default: true }),
     JWT_SECRET: str({ default: undefined }),
     JWT_ISSUER: str({ default: 'switchboard' }),
     JWT_AUDIENCE: str({ default: 'switchboard-api' }),
@@ -258,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     dbPoolMax: e.DB_POOL_MAX,
     dbPoolIdleTimeoutMs: e.DB_POOL_IDLE_TIMEOUT_MS,
+    dbPoolWarm: e.DB_POOL_WARM,
     jwtSecret,
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,

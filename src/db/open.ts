@@ -9,6 +9,7 @@ import { settlesWithin } from '../lib/settle';
 import { endConnectionsInUse, guardPool } from './pool-guard';
 import { sendStatementsAsText } from './query';
 import { prepareDatabase } from './server-settings';
+import { warmPool } from './warm-pool';
 
 /** How long closing waits for the pool's connections to come back before ending them. */
 const CLOSE_GRACE_MS = 2_000;
@@ -96,6 +97,19 @@ export async function openDatabase(
       throw new Error(
         `${pending.length} migration(s) pending and MIGRATE_ON_START=false: run \`npm run migrate\` first`,
       );
+    }
+  }
+  // PGlite runs every connection on one backend in this process: nothing to warm there.
+  if (config.dbPoolWarm && !database.embedded) {
+    const started = performance.now();
+    const { warmed, error } = await warmPool(orm.em.getKnex(), config.dbPoolMax);
+    if (error === undefined) {
+      logger.info(
+        { connections: warmed, ms: Math.round(performance.now() - started) },
+        'warmed the database pool',
+      );
+    } else {
+      logger.warn({ err: error }, 'could not warm the database pool: connections open on demand');
     }
   }
   return {

@@ -1,14 +1,17 @@
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectNoErrors } from '../helpers/graphql';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { WARM_STATEMENTS, warmPool } from '../../src/db/warm-pool';
 
 /**
- * A pooled connection stays open for DB_POOL_IDLE_TIMEOUT_MS after its last use (5 minutes by
+ * At start the server opens its pool's connections and runs the hot read path's functions on
+ * each (DB_POOL_WARM), so that the first requests find their connections open and their
+ * backends ready. A pooled connection stays open for DB_POOL_IDLE_TIMEOUT_MS after its last use (5 minutes by
  * default): traffic that pauses for a few seconds finds its connections open instead of paying
  * a connect and a new backend's first calls again. Counted at a TCP proxy in front of the
  * database, which sees every connection the server opens.
  */
-describe('pooled connections and idleness', () => {
+describe('pooled connections: warmed at start, kept while idle', () => {
   let proxy: TcpProxy;
   let direct: TestApp;
   let token: string;
@@ -30,7 +33,12 @@ describe('pooled connections and idleness', () => {
   });
 
   async function appThroughProxy(overrides: Parameters<typeof startTestApp>[0] = {}) {
-    const app = await startTestApp({ databaseUrl: proxy.url(), dbPoolMax: 3, ...overrides });
+    const app = await startTestApp({
+      databaseUrl: proxy.url(),
+      dbPoolMax: 3,
+      dbPoolWarm: false,
+      ...overrides,
+    });
     apps.push(app);
     return app;
   }
@@ -63,4 +71,49 @@ describe('pooled connections and idleness', () => {
     expectNoErrors(me);
     expect(proxy.connections().accepted).toBe(accepted);
   }, 30_000);
+
+  it('opens every pooled connection at start, and the first requests open none', async () => {
+    const t = await appThroughProxy({ dbPoolWarm: true });
+    const { open, accepted } = proxy.connections();
+    if (!process.env.DATABASE_URL) {
+      // PGlite runs every connection on its one backend: nothing is warmed there.
+      expect(open).toBeLessThan(3);
+      return;
+    }
+    expect(open).toBe(3);
+    await Promise.all(
+      Array.from({ length: 3 }, async () =>
+        expectNoErrors(await t.gql(`{ me { id } }`, {}, token)),
+      ),
+    );
+    expect(proxy.connections().accepted).toBe(accepted);
+  });
+
+  it('without DB_POOL_WARM opens connections as requests need them', async () => {
+    await appThroughProxy({ dbPoolWarm: false });
+    expect(proxy.connections().open).toBeLessThan(3);
+  });
+
+  it('runs each warm statement on every connection without an error', async () => {
+    let sent = 0;
+    const stop = direct.app.watchStatements(() => (sent += 1));
+    try {
+      const result = await warmPool(direct.app.orm.em.getKnex(), 2);
+      expect(result).toEqual({ warmed: 2 });
+    } finally {
+      stop();
+    }
+    expect(sent).toBe(2 * WARM_STATEMENTS.length * 6);
+  });
+
+  it('reports a statement that fails instead of throwing (a start goes on without a warm pool)', async () => {
+    const result = await warmPool(direct.app.orm.em.getKnex(), 1, [
+      ...WARM_STATEMENTS,
+      'select * from no_such_function()',
+    ]);
+    expect(result.warmed).toBe(0);
+    expect(String(result.error)).toMatch(/no_such_function/);
+    // The connection went back to the pool and still works.
+    expectNoErrors(await direct.gql(`{ me { id } }`, {}, token));
+  });
 });
