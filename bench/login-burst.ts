@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { Agent, request } from 'undici';
-import { freePort, processTicks, scratchDatabase } from './scratch';
+import { freePort, processTicks, productNodeFlags, scratchDatabase } from './scratch';
 
 /**
  * `npm run bench:login-burst`: what a burst of sign-ins costs everyone else. The built server
@@ -51,10 +51,15 @@ async function startServer(
   const port = await freePort();
   const log = join(mkdtempSync(join(tmpdir(), 'switchboard-login-burst-log-')), 'server.log');
   const out = openSync(log, 'a');
-  const child = spawn(process.execPath, [...profileFlags, 'dist/src/main.js'], {
-    env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
-    stdio: ['ignore', out, out],
-  });
+  // As `npm start` and the Dockerfile run it: with package.json's config.nodeFlags.
+  const child = spawn(
+    process.execPath,
+    [...productNodeFlags('.'), ...profileFlags, 'dist/src/main.js'],
+    {
+      env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
+      stdio: ['ignore', out, out],
+    },
+  );
   closeSync(out);
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));

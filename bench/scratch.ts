@@ -48,3 +48,11 @@ export function processTicks(pid: number | 'self'): number {
     return NaN;
   }
 }
+
+/** The Node flags the product runs with in `dir` (package.json's config.nodeFlags), as `npm start`. */
+export function productNodeFlags(dir: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    config?: { nodeFlags?: string };
+  };
+  return (pkg.config?.nodeFlags ?? '').split(/\s+/).filter(Boolean);
+}

@@ -1,12 +1,11 @@
 /* eslint-disable no-console */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort, processTicks, scratchDatabase } from './scratch';
+import { freePort, processTicks, productNodeFlags, scratchDatabase } from './scratch';
 
 /**
  * `npm run bench:telemetry`: what tracing costs a simple authenticated query (`{ me { id email } }`:
@@ -65,14 +64,9 @@ async function startServer(
   dir: string,
 ): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const flags = (
-    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-      config?: { nodeFlags?: string };
-    }
-  ).config?.nodeFlags;
   const child = spawn(
     process.execPath,
-    [...(flags ? flags.split(' ') : []), 'scripts/run-ts.mjs', 'src/main.ts'],
+    [...productNodeFlags(dir), 'scripts/run-ts.mjs', 'src/main.ts'],
     {
       cwd: dir,
       env: {

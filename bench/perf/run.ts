@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { ensureDataset } from './dataset';
+import { productNodeFlags } from '../scratch';
 import type { LoadResult } from './load';
 
 /**
@@ -119,14 +120,6 @@ async function start(
   });
   await waitForHttp(`${url}${probe}`, child, () => log);
   return { name, url, pid: child.pid!, process: child };
-}
-
-/** The Node flags the product runs with (package.json config.nodeFlags). */
-function nodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    config?: { nodeFlags?: string };
-  };
-  return (pkg.config?.nodeFlags ?? '').split(/\s+/).filter(Boolean);
 }
 
 /** CPU seconds (user + system) the process has used so far. */
@@ -272,7 +265,7 @@ async function main() {
     process.execPath,
     [
       // As `npm start` and the Dockerfile run it: with package.json's config.nodeFlags.
-      ...nodeFlags(),
+      ...productNodeFlags(ROOT),
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []),
       'dist/src/main.js',
     ],
