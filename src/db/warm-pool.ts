@@ -34,7 +34,8 @@ export const WARM_CALLS = 6;
  * the first requests after a start find their connections open and their backends ready
  * instead of paying for both (measured: 12-17 ms to connect and 15-19 ms for the first page
  * call on a new backend, against 0.2 ms later; a fresh server under 50 connections of
- * tasks-page load spent 4.2 ms of PostgreSQL CPU a request in its first 2 s, 0.8 after).
+ * tasks-page load spent about 2.1-2.6 ms of PostgreSQL CPU a request in its first 2 s, 0.8-1.8
+ * with the pool warmed, 0.4-0.5 once running).
  * The connections go back to the pool, which keeps them for DB_POOL_IDLE_TIMEOUT_MS. Resolves
  * with how many connections were warmed; a failure is returned, not thrown: a start never
  * fails for want of a warm pool.

@@ -72,14 +72,16 @@ export class CostBudget {
    * promise) when the buckets are in-process.
    */
   take(caller: string, cost: number): Take | Promise<Take> {
-    if (!this.redis) return this.toTake(cost, this.applyLocally(caller, cost));
-    return this.apply(caller, cost).then((applied) => this.toTake(cost, applied));
+    const redis = this.redis;
+    if (!redis) return this.toTake(cost, this.applyLocally(caller, cost));
+    return this.applyShared(redis, caller, cost).then((applied) => this.toTake(cost, applied));
   }
 
   /** Gives back points taken for a request that cost less than it asked for; what is left. */
   refund(caller: string, points: number): number | Promise<number> {
-    if (!this.redis) return this.applyLocally(caller, -points).points;
-    return this.apply(caller, -points).then((applied) => applied.points);
+    const redis = this.redis;
+    if (!redis) return this.applyLocally(caller, -points).points;
+    return this.applyShared(redis, caller, -points).then((applied) => applied.points);
   }
 
   private toTake(cost: number, applied: { ok: boolean; points: number }): Take {
@@ -91,24 +93,26 @@ export class CostBudget {
     };
   }
 
-  private async apply(caller: string, cost: number): Promise<{ ok: boolean; points: number }> {
-    if (this.redis) {
-      const redis = this.redis;
-      const take = () =>
-        (
-          redis as unknown as {
-            sbCostTake(key: string, ...args: number[]): Promise<[number, number]>;
-          }
-        ).sbCostTake(`sb:cost:${caller}`, this.settings.capacity, this.settings.restoreRate, cost);
-      try {
-        const [ok, milli] = await (telemetry.enabled
-          ? inClientSpan('redis cost-budget', redisSpanAttributes(redis), take)
-          : take());
-        this.health?.succeeded();
-        return { ok: ok === 1, points: Math.floor(milli / 1000) };
-      } catch (err) {
-        this.health?.failed(err);
-      }
+  /** Through Redis, shared by every instance; in-process while Redis does not answer. */
+  private async applyShared(
+    redis: Redis,
+    caller: string,
+    cost: number,
+  ): Promise<{ ok: boolean; points: number }> {
+    const take = () =>
+      (
+        redis as unknown as {
+          sbCostTake(key: string, ...args: number[]): Promise<[number, number]>;
+        }
+      ).sbCostTake(`sb:cost:${caller}`, this.settings.capacity, this.settings.restoreRate, cost);
+    try {
+      const [ok, milli] = await (telemetry.enabled
+        ? inClientSpan('redis cost-budget', redisSpanAttributes(redis), take)
+        : take());
+      this.health?.succeeded();
+      return { ok: ok === 1, points: Math.floor(milli / 1000) };
+    } catch (err) {
+      this.health?.failed(err);
     }
     return this.applyLocally(caller, cost);
   }
