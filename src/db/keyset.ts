@@ -121,16 +121,28 @@ function toPage<T>(
 }
 
 /**
+ * keysetPage's statement kept in the database (a function that runs the same query with a plan
+ * PostgreSQL keeps per connection): the same rows, `limit + 1` of them in the page's order,
+ * each with its `sort_key`; it may leave out columns the caller does not read.
+ */
+export interface KeptPage {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
  * One page of `q.table`'s rows as plain `entity` objects (not hydrated: nothing on a page is
  * flushed). `visit` sees each row of the page as read, `q.columns` included, before it is mapped.
+ * `kept`, when given, is sent instead of the statement built here.
  */
 export async function keysetPage<T>(
   em: EntityManager,
   entity: new (...args: never[]) => T,
   q: KeysetQuery,
   visit?: (row: Record<string, unknown> & { id: string }) => void,
+  kept?: KeptPage,
 ): Promise<Page<T>> {
-  const { sql, params } = pageStatement(q);
+  const { sql, params } = kept ?? pageStatement(q);
   const rows: Row[] = await query(em, sql, params);
   return toPage(em, entity, rows, q, visit);
 }

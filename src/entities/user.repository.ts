@@ -1,6 +1,13 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import type { ViewerAccount } from '../auth/viewer';
-import { countRows, keysetPage, NEWEST_FIRST, type HeadStatement } from '../db/keyset';
+import {
+  countRows,
+  decodeKeysetCursor,
+  keysetPage,
+  NEWEST_FIRST,
+  type HeadStatement,
+  type KeptPage,
+} from '../db/keyset';
 import { query } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
 import { uuidArray } from '../lib/ids';
@@ -9,7 +16,7 @@ import type { Page } from '../lib/pagination';
 import { toPlain } from '../lib/rows';
 import type { Role } from './enums';
 import type { UsageTotals } from './usage-aggregates';
-import { usageTotalsSql } from './usage-sums';
+import { usageTotalsSql, usageWindow } from './usage-sums';
 import { User } from './user.entity';
 
 /** The account's public columns over `users u`, as a viewer holds them. */
@@ -87,6 +94,37 @@ function userFilter(filter: UserFilterValues | null | undefined): SqlFilter {
     .given(filter?.isActive, 't.is_active = ?');
 }
 
+/**
+ * The unfiltered users page through `users_page` (migration 20261202010000): `first + 1` rows
+ * after the cursor, with the aggregates asked for (the others read null). A malformed cursor
+ * is refused here, as the statement built as text refuses it.
+ */
+export function usersPageCall(
+  first: number,
+  after: string | null | undefined,
+  aggregates: UserPageAggregates,
+): KeptPage {
+  const cursor = decodeKeysetCursor(NEWEST_FIRST, after);
+  const w = aggregates.usage ? usageWindow(aggregates.usage.from, aggregates.usage.to) : null;
+  return {
+    sql: `select * from users_page(?::int, ?::timestamptz, ?::uuid, ?::boolean, ?::boolean,
+      ?::timestamptz, ?::timestamptz, ?::date, ?::date, ?::timestamptz, ?::timestamptz)`,
+    params: [
+      first + 1,
+      cursor?.key ?? null,
+      cursor?.id ?? null,
+      !!aggregates.taskCounts,
+      !!w,
+      w?.from ?? null,
+      w?.headEnd ?? null,
+      w?.firstDay ?? null,
+      w?.lastDay ?? null,
+      w?.tailStart ?? null,
+      w?.to ?? null,
+    ],
+  };
+}
+
 export class UserRepository extends EntityRepository<User> {
   /** Users by id as plain objects (not hydrated), in no particular order; missing ids skipped. */
   async byIds(ids: readonly string[]): Promise<User[]> {
@@ -123,13 +161,18 @@ export class UserRepository extends EntityRepository<User> {
   /**
    * Newest first. `aggregates` are computed in the page's own statement, for its rows only
    * (the task counts kept by triggers, the usage sums of usage-sums.ts), and returned by id.
+   * Unfiltered, the page is read through `users_page` (migration 20261202010000), the same
+   * statement with a plan PostgreSQL keeps per connection; `asText` sends the statement itself.
    */
   async page(
     filter: UserFilterValues | null | undefined,
     first: number,
     after: string | null | undefined,
     aggregates: UserPageAggregates = {},
+    asText = false,
   ): Promise<{ page: Page<User>; aggregates: Map<string, UserAggregates> }> {
+    const filtered = userFilter(filter);
+    const kept = asText || !filtered.isEmpty ? undefined : usersPageCall(first, after, aggregates);
     const columns: string[] = [];
     if (aggregates.taskCounts) {
       // Kept by triggers as tasks come and go (migration 20261201040000).
@@ -146,7 +189,7 @@ export class UserRepository extends EntityRepository<User> {
       User,
       {
         table: 'users',
-        filter: userFilter(filter),
+        filter: filtered,
         order: NEWEST_FIRST,
         first,
         after,
@@ -169,6 +212,7 @@ export class UserRepository extends EntityRepository<User> {
                   }
                 : undefined,
             }),
+      kept,
     );
     return { page, aggregates: byId };
   }
