@@ -10,13 +10,18 @@ interface KnexConnections {
 
 const NOBODY = `'00000000-0000-0000-0000-000000000000'::uuid`;
 
+/** users_page's arguments after the cursor: both aggregates, from yesterday's midnight on. */
+const USERS_PAGE_AGGREGATES = `true, true, (current_date - 1)::timestamptz,
+  (current_date - 1)::timestamptz, current_date - 1, current_date, current_date::timestamptz, now()`;
+
 /**
  * What a new PostgreSQL backend does on the first calls of the hot read path, done at start:
- * the session check and both task pages (first page and after a cursor: each branch of a
- * PL/pgSQL function is planned when it first runs). PostgreSQL compiles a PL/pgSQL function
- * and plans its statements once per connection, and plans them with the call's values for
- * the first five calls before it keeps one plan; the calls here are for a session that does
- * not exist, which plans the same statements and reads nothing.
+ * the session check, both task pages and the admin's users page (first page and after a
+ * cursor: each branch of a PL/pgSQL function is planned when it first runs). PostgreSQL
+ * compiles a PL/pgSQL function and plans its statements once per connection, and plans them
+ * with the call's values for the first five calls before it keeps one plan; the calls here
+ * are for a session that does not exist, which plans the same statements and reads nothing,
+ * and for one user's row (its aggregates over a day) and none after a cursor before them all.
  */
 export const WARM_STATEMENTS: readonly string[] = [
   `select * from session_account(${NOBODY}, ${NOBODY})`,
@@ -24,6 +29,8 @@ export const WARM_STATEMENTS: readonly string[] = [
     `select * from ${fn}(${NOBODY}, ${NOBODY}, 21, null, null)`,
     `select * from ${fn}(${NOBODY}, ${NOBODY}, 21, now(), ${NOBODY})`,
   ]),
+  `select * from users_page(1, null, null, ${USERS_PAGE_AGGREGATES})`,
+  `select * from users_page(1, '-infinity', ${NOBODY}, ${USERS_PAGE_AGGREGATES})`,
 ];
 
 /** Each statement this many times: the five planned with their values, then the kept plan. */
