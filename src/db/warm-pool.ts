@@ -19,9 +19,10 @@ const USERS_PAGE_AGGREGATES = `true, true, (current_date - 1)::timestamptz,
  * the session check, both task pages and the admin's users page (first page and after a
  * cursor: each branch of a PL/pgSQL function is planned when it first runs). PostgreSQL
  * compiles a PL/pgSQL function and plans its statements once per connection, and plans them
- * with the call's values for the first five calls before it keeps one plan; the calls here
- * are for a session that does not exist, which plans the same statements and reads nothing,
- * and for one user's row (its aggregates over a day) and none after a cursor before them all.
+ * with the call's values for the first five calls before it keeps one plan (users_page keeps
+ * its generic plan from the first). The session calls are for a session that does not exist,
+ * which plans the same statements and reads nothing; the users page's read one user's row
+ * with its aggregates over a day, and, after a cursor older than every row, none.
  */
 export const WARM_STATEMENTS: readonly string[] = [
   `select * from session_account(${NOBODY}, ${NOBODY})`,
