@@ -3,7 +3,7 @@ import { query } from '../db/query';
 import type { Clock } from '../lib/clock';
 import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
-import { usageTotalsSql } from './usage-sums';
+import { usageTotalsSql, usageWindow } from './usage-sums';
 
 export interface UsageRange {
   from: Date;
@@ -92,13 +92,14 @@ export class UsageAggregates {
     userIds: readonly string[],
     range: UsageRange,
   ): Promise<Map<string, UsageByDayRow[]>> {
-    const [where, params] = this.where(userIds, range);
+    // Whole days from the sums kept per UTC day, the partial days at either edge from the
+    // records, through `usage_by_day` (migration 20261202020000).
+    const w = usageWindow(range.from, range.to ?? this.clock.now());
     const rows: { user_id: string; day: string; calls: string; tokens: string }[] = await query(
       this.em,
-      `select u.user_id, to_char(u.created_at at time zone 'UTC', 'YYYY-MM-DD') as day,
-                count(*) as calls, coalesce(sum(u.total_tokens), 0) as tokens
-           from usage_records u where ${where} group by u.user_id, day order by day`,
-      params,
+      `select * from usage_by_day(?::uuid[], ?::timestamptz, ?::timestamptz, ?::date, ?::date,
+        ?::timestamptz, ?::timestamptz)`,
+      [uuidArray(userIds), w.from, w.headEnd, w.firstDay, w.lastDay, w.tailStart, w.to],
     );
     const result = new Map<string, UsageByDayRow[]>();
     for (const row of rows) {

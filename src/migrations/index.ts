@@ -7,6 +7,7 @@ import { Migration20261201120000 } from './Migration20261201120000';
 import { Migration20261201130000 } from './Migration20261201130000';
 import { Migration20261201140000 } from './Migration20261201140000';
 import { Migration20261202010000 } from './Migration20261202010000';
+import { Migration20261202020000 } from './Migration20261202020000';
 
 /** Every migration, oldest first: listed so that they run from TypeScript and from dist alike. */
 export const migrationsList = [
@@ -19,4 +20,5 @@ export const migrationsList = [
   { name: 'Migration20261201130000', class: Migration20261201130000 },
   { name: 'Migration20261201140000', class: Migration20261201140000 },
   { name: 'Migration20261202010000', class: Migration20261202010000 },
+  { name: 'Migration20261202020000', class: Migration20261202020000 },
 ];

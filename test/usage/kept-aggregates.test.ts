@@ -277,6 +277,72 @@ describe('usage sums kept per UTC day', () => {
     ]);
   });
 
+  type Day = { day: string; calls: number; totalTokens: number };
+
+  /** The records in [from, to) grouped by UTC day, oldest first: what byDay must answer. */
+  async function daysFromRecords(from: number, to: number): Promise<Day[]> {
+    const rows = await sql<{ day: string; calls: string; tokens: string }>(
+      `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, count(*) as calls,
+              coalesce(sum(total_tokens), 0) as tokens
+         from usage_records where user_id = ? and created_at >= ? and created_at < ?
+        group by day order by day`,
+      [user.id, new Date(from), new Date(to)],
+    );
+    return rows.map((r) => ({ day: r.day, calls: Number(r.calls), totalTokens: Number(r.tokens) }));
+  }
+
+  async function answeredDays(from: number, to: number): Promise<Day[]> {
+    const data = expectNoErrors(
+      await t.gql<{ user: { usage: { byDay: Day[] } } }>(
+        `query($id: ID!, $from: DateTime, $to: DateTime) {
+          user(id: $id) { usage(from: $from, to: $to) { byDay { day calls totalTokens } } }
+        }`,
+        { id: user.id, from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+        admin.accessToken,
+      ),
+    );
+    return data.user.usage.byDay;
+  }
+
+  it('give each day of a range exactly what its records sum to, whichever pieces of a day the range cuts', async () => {
+    const edges = [
+      base - DAY,
+      base - 1,
+      base,
+      base + 1,
+      base + 5 * 3_600_000,
+      base + DAY - 1,
+      base + DAY,
+      base + DAY + 1,
+      base + 2 * DAY + 2,
+      base + 3 * DAY,
+      base + 5 * DAY,
+    ];
+    let days = 0;
+    for (const from of edges) {
+      for (const to of edges) {
+        if (to <= from) continue;
+        const expected = await daysFromRecords(from, to);
+        expect({ from, to, days: await answeredDays(from, to) }).toEqual({
+          from,
+          to,
+          days: expected,
+        });
+        days += expected.length;
+      }
+    }
+    // Ranges over one, several and no whole days, with records on every day of base .. base + 4.
+    expect(days).toBeGreaterThan(100);
+    expect(await answeredDays(base - DAY, base + 5 * DAY)).toEqual([
+      { day: '2011-03-09', calls: 1, totalTokens: 11 },
+      { day: '2011-03-10', calls: 4, totalTokens: 144 },
+      { day: '2011-03-11', calls: 2, totalTokens: 162 },
+      { day: '2011-03-12', calls: 1, totalTokens: 201 },
+      { day: '2011-03-13', calls: 1, totalTokens: 301 },
+      { day: '2011-03-14', calls: 1, totalTokens: 401 },
+    ]);
+  });
+
   it('subtract a deleted record, refuse changing one, and go with the user', async () => {
     const before = await fromRecords(base - DAY, base + 5 * DAY);
     await sql(`delete from usage_records where user_id = ? and created_at = ?`, [
@@ -287,6 +353,22 @@ describe('usage sums kept per UTC day', () => {
     expect(after.calls).toBe(before.calls - 1);
     expect(await answered(base - DAY, base + 5 * DAY)).toEqual(after);
     expect(await answered(base, base + 2 * DAY)).toEqual(await fromRecords(base, base + 2 * DAY));
+    expect(await answeredDays(base - DAY, base + 5 * DAY)).toEqual(
+      await daysFromRecords(base - DAY, base + 5 * DAY),
+    );
+    // A day whose only record goes is no day of calls, though its kept row stays (at 0).
+    await sql(`delete from usage_records where user_id = ? and created_at = ?`, [
+      user.id,
+      new Date(base + 4 * DAY),
+    ]);
+    const [kept] = await sql<{ calls: string }>(
+      `select calls from usage_daily where user_id = ? and day = '2011-03-14'`,
+      [user.id],
+    );
+    expect(kept?.calls ?? '0').toBe('0');
+    const days = await answeredDays(base - DAY, base + 5 * DAY);
+    expect(days.map((d) => d.day)).not.toContain('2011-03-14');
+    expect(days).toEqual(await daysFromRecords(base - DAY, base + 5 * DAY));
     await expect(
       sql(`update usage_records set total_tokens = total_tokens + 1 where user_id = ?`, [user.id]),
     ).rejects.toThrow(/never change/);
