@@ -3,7 +3,7 @@ import { query } from '../db/query';
 import type { Clock } from '../lib/clock';
 import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
-import { usageTotalsSql, usageWindow } from './usage-sums';
+import { usageWindow } from './usage-sums';
 
 export interface UsageRange {
   from: Date;
@@ -46,12 +46,13 @@ export class UsageAggregates {
   }
 
   async totals(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageTotals>> {
-    const sums = usageTotalsSql('u.id', range.from, range.to ?? this.clock.now());
+    // usageTotalsSql's sums for each user, through `usage_totals` (migration 20261202030000).
+    const w = usageWindow(range.from, range.to ?? this.clock.now());
     const rows: { user_id: string; calls: string; tokens: string }[] = await query(
       this.em,
-      `select u.id as user_id, s.calls, s.tokens
-         from unnest(?::uuid[]) as u(id) cross join lateral (${sums.sql}) s`,
-      [uuidArray(userIds), ...sums.params],
+      `select * from usage_totals(?::uuid[], ?::timestamptz, ?::timestamptz, ?::date, ?::date,
+        ?::timestamptz, ?::timestamptz)`,
+      [uuidArray(userIds), w.from, w.headEnd, w.firstDay, w.lastDay, w.tailStart, w.to],
     );
     const result = new Map<string, UsageTotals>();
     for (const row of rows) {
