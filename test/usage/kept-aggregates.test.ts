@@ -230,20 +230,22 @@ describe('usage sums kept per UTC day', () => {
     return data.user.usage;
   }
 
+  /** Range edges anywhere in a day: before, at and after midnights, inside a day. */
+  const edges = [
+    base - DAY,
+    base - 1,
+    base,
+    base + 1,
+    base + 3 * 3_600_000,
+    base + DAY - 1,
+    base + DAY,
+    base + DAY + 1,
+    base + 2 * DAY + 2,
+    base + 3 * DAY,
+    base + 5 * DAY,
+  ];
+
   it('answer exactly what the records sum to, for ranges whose edges fall anywhere in a day', async () => {
-    const edges = [
-      base - DAY,
-      base - 1,
-      base,
-      base + 1,
-      base + 3 * 3_600_000,
-      base + DAY - 1,
-      base + DAY,
-      base + DAY + 1,
-      base + 2 * DAY + 2,
-      base + 3 * DAY,
-      base + 5 * DAY,
-    ];
     let checked = 0;
     for (const from of edges) {
       for (const to of edges) {
@@ -305,19 +307,6 @@ describe('usage sums kept per UTC day', () => {
   }
 
   it('give each day of a range exactly what its records sum to, whichever pieces of a day the range cuts', async () => {
-    const edges = [
-      base - DAY,
-      base - 1,
-      base,
-      base + 1,
-      base + 5 * 3_600_000,
-      base + DAY - 1,
-      base + DAY,
-      base + DAY + 1,
-      base + 2 * DAY + 2,
-      base + 3 * DAY,
-      base + 5 * DAY,
-    ];
     let days = 0;
     for (const from of edges) {
       for (const to of edges) {
