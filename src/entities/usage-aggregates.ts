@@ -3,7 +3,7 @@ import { query } from '../db/query';
 import type { Clock } from '../lib/clock';
 import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
-import { usageWindow } from './usage-sums';
+import { usageWindow, usageWindowParams } from './usage-sums';
 
 export interface UsageRange {
   from: Date;
@@ -45,14 +45,27 @@ export class UsageAggregates {
     ];
   }
 
+  /** The rows of a usage function over `range`'s pieces (usageWindow) for `userIds`. */
+  private overWindow<R>(
+    fn: 'usage_totals' | 'usage_by_day',
+    userIds: readonly string[],
+    range: UsageRange,
+  ): Promise<R[]> {
+    const w = usageWindow(range.from, range.to ?? this.clock.now());
+    return query(
+      this.em,
+      `select * from ${fn}(?::uuid[], ?::timestamptz, ?::timestamptz, ?::date, ?::date,
+        ?::timestamptz, ?::timestamptz)`,
+      [uuidArray(userIds), ...usageWindowParams(w)],
+    );
+  }
+
   async totals(userIds: readonly string[], range: UsageRange): Promise<Map<string, UsageTotals>> {
     // usageTotalsSql's sums for each user, through `usage_totals` (migration 20261202030000).
-    const w = usageWindow(range.from, range.to ?? this.clock.now());
-    const rows: { user_id: string; calls: string; tokens: string }[] = await query(
-      this.em,
-      `select * from usage_totals(?::uuid[], ?::timestamptz, ?::timestamptz, ?::date, ?::date,
-        ?::timestamptz, ?::timestamptz)`,
-      [uuidArray(userIds), w.from, w.headEnd, w.firstDay, w.lastDay, w.tailStart, w.to],
+    const rows = await this.overWindow<{ user_id: string; calls: string; tokens: string }>(
+      'usage_totals',
+      userIds,
+      range,
     );
     const result = new Map<string, UsageTotals>();
     for (const row of rows) {
@@ -95,13 +108,12 @@ export class UsageAggregates {
   ): Promise<Map<string, UsageByDayRow[]>> {
     // Whole days from the sums kept per UTC day, the partial days at either edge from the
     // records, through `usage_by_day` (migration 20261202020000).
-    const w = usageWindow(range.from, range.to ?? this.clock.now());
-    const rows: { user_id: string; day: string; calls: string; tokens: string }[] = await query(
-      this.em,
-      `select * from usage_by_day(?::uuid[], ?::timestamptz, ?::timestamptz, ?::date, ?::date,
-        ?::timestamptz, ?::timestamptz)`,
-      [uuidArray(userIds), w.from, w.headEnd, w.firstDay, w.lastDay, w.tailStart, w.to],
-    );
+    const rows = await this.overWindow<{
+      user_id: string;
+      day: string;
+      calls: string;
+      tokens: string;
+    }>('usage_by_day', userIds, range);
     const result = new Map<string, UsageByDayRow[]>();
     for (const row of rows) {
       let list = result.get(row.user_id);

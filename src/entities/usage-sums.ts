@@ -33,6 +33,11 @@ export function usageWindow(from: Date, to: Date): UsageWindow {
   };
 }
 
+/** The window's pieces in the order usageTotalsSql and the usage functions take them. */
+export function usageWindowParams(w: UsageWindow): unknown[] {
+  return [w.from, w.headEnd, w.firstDay, w.lastDay, w.tailStart, w.to];
+}
+
 /**
  * One user's calls and tokens in `[from, to)` as a subquery (a lateral join's body) with `?`
  * placeholders: whole UTC days from `usage_daily` (kept by triggers, see migration
@@ -61,6 +66,6 @@ export function usageTotalsSql(
         union all
         select count(*), sum(r.total_tokens) from usage_records r
          where r.user_id = ${userIdSql} and r.created_at >= ? and r.created_at < ?) p`,
-    params: [w.from, w.headEnd, w.firstDay, w.lastDay, w.tailStart, w.to],
+    params: usageWindowParams(w),
   };
 }

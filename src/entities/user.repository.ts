@@ -16,7 +16,7 @@ import type { Page } from '../lib/pagination';
 import { toPlain } from '../lib/rows';
 import type { Role } from './enums';
 import type { UsageTotals } from './usage-aggregates';
-import { usageTotalsSql, usageWindow } from './usage-sums';
+import { usageTotalsSql, usageWindow, usageWindowParams } from './usage-sums';
 import { User } from './user.entity';
 
 /** The account's public columns over `users u`, as a viewer holds them. */
@@ -115,12 +115,7 @@ export function usersPageCall(
       cursor?.id ?? null,
       !!aggregates.taskCounts,
       !!w,
-      w?.from ?? null,
-      w?.headEnd ?? null,
-      w?.firstDay ?? null,
-      w?.lastDay ?? null,
-      w?.tailStart ?? null,
-      w?.to ?? null,
+      ...(w ? usageWindowParams(w) : Array(6).fill(null)),
     ],
   };
 }
@@ -173,39 +168,32 @@ export class UserRepository extends EntityRepository<User> {
   ): Promise<{ page: Page<User>; aggregates: Map<string, UserAggregates> }> {
     const filtered = userFilter(filter);
     const kept = asText || !filtered.isEmpty ? undefined : usersPageCall(first, after, aggregates);
+    const { taskCounts, usage } = aggregates;
+    // The statement as text, when no kept one serves.
     const columns: string[] = [];
-    if (aggregates.taskCounts) {
+    let join: { sql: string; params: readonly unknown[] } | undefined;
+    if (!kept && taskCounts) {
       // Kept by triggers as tasks come and go (migration 20261201040000).
       columns.push(
         'coalesce((select c.count from task_counts c where c.owner_id = t.id), 0) as ahead_tasks',
       );
     }
-    const { usage } = aggregates;
-    const sums = usage ? usageTotalsSql('t.id', usage.from, usage.to) : null;
-    if (sums) columns.push('us.calls as ahead_calls', 'us.tokens as ahead_tokens');
+    if (!kept && usage) {
+      const sums = usageTotalsSql('t.id', usage.from, usage.to);
+      columns.push('us.calls as ahead_calls', 'us.tokens as ahead_tokens');
+      join = { sql: `left join lateral (${sums.sql}) us on true`, params: sums.params };
+    }
     const byId = new Map<string, UserAggregates>();
     const page = await keysetPage(
       this.getEntityManager(),
       User,
-      {
-        table: 'users',
-        filter: filtered,
-        order: NEWEST_FIRST,
-        first,
-        after,
-        columns,
-        join: sums
-          ? { sql: `left join lateral (${sums.sql}) us on true`, params: sums.params }
-          : undefined,
-      },
-      columns.length === 0
+      { table: 'users', filter: filtered, order: NEWEST_FIRST, first, after, columns, join },
+      !taskCounts && !usage
         ? undefined
         : (row) =>
             byId.set(row.id, {
-              taskCount: aggregates.taskCounts
-                ? toGraphQLInt(row.ahead_tasks as string)
-                : undefined,
-              usage: sums
+              taskCount: taskCounts ? toGraphQLInt(row.ahead_tasks as string) : undefined,
+              usage: usage
                 ? {
                     calls: toGraphQLInt(row.ahead_calls as string),
                     totalTokens: toGraphQLInt(row.ahead_tokens as string),
