@@ -40,6 +40,8 @@ export interface Config {
   dbPoolIdleTimeoutMs: number;
   /** At start, open the pool's connections and run the hot read path's functions on each. */
   dbPoolWarm: boolean;
+  /** Calls of the hot kept functions by concurrent requests go to the database together. */
+  dbCoalesce: boolean;
   jwtSecret: string;
   jwtIssuer: string;
   jwtAudience: string;
@@ -133,6 +135,7 @@ function envSpec() {
     DB_POOL_MAX: intRange(2, 100)({ default: 10 }),
     DB_POOL_IDLE_TIMEOUT_MS: intRange(1_000, 86_400_000)({ default: 300_000 }),
     DB_POOL_WARM: bool({ default: true }),
+    DB_COALESCE: bool({ default: true }),
     JWT_SECRET: str({ default: undefined }),
     JWT_ISSUER: str({ default: 'switchboard' }),
     JWT_AUDIENCE: str({ default: 'switchboard-api' }),
@@ -262,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolMax: e.DB_POOL_MAX,
     dbPoolIdleTimeoutMs: e.DB_POOL_IDLE_TIMEOUT_MS,
     dbPoolWarm: e.DB_POOL_WARM,
+    dbCoalesce: e.DB_COALESCE,
     jwtSecret,
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,

@@ -61,6 +61,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly dbCoalescedCalls = new Histogram({
+    name: 'switchboard_db_coalesced_calls',
+    help: 'Calls of a kept function sent in one statement (concurrent requests coalesced)',
+    buckets: [1, 2, 4, 8, 16, 32],
+    registers: [this.registry],
+  });
+
   readonly operationsCompiled = new Counter({
     name: 'switchboard_graphql_operations_compiled_total',
     help: 'GraphQL operations compiled to JavaScript (graphql-jit) after their first runs',

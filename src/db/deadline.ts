@@ -23,6 +23,14 @@ export function withDeadline<T>(ms: number, fn: () => T): T {
   return storage.run({ at: performance.now() + ms, cutOff: false }, fn);
 }
 
+/**
+ * Runs `fn` under `deadline` (the same object: what cuts it off marks it), or under none: work
+ * started for a request from outside its own async calls (db/coalesce.ts).
+ */
+export function runUnderDeadline<T>(deadline: Deadline | undefined, fn: () => T): T {
+  return deadline ? storage.run(deadline, fn) : storage.exit(fn);
+}
+
 /** Milliseconds left before the current request's deadline; Infinity outside a request. */
 export function remainingMs(): number {
   const deadline = storage.getStore();

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor, TIMESTAMP_KEY, type Page } from '../lib/pag
 import { uuidArray } from '../lib/ids';
 import { toGraphQLInt } from '../lib/numbers';
 import { toPlain } from '../lib/rows';
+import type { Coalescer } from './coalesce';
 import { query } from './query';
 import { SqlFilter } from './sql-filter';
 
@@ -164,6 +165,8 @@ export interface HeadStatement {
 export interface KeptPageUnder {
   sql: string;
   params: readonly unknown[];
+  /** Sends the call, with concurrent requests' calls of the same function (db/coalesce.ts). */
+  coalescer?: Coalescer;
 }
 
 /** keysetPageUnder's statement, built: the head, the page under it as JSON in its `ord`. */
@@ -196,11 +199,12 @@ export async function keysetPageUnder<T, H = Record<string, unknown>>(
   kept?: KeptPageUnder,
 ): Promise<{ head: H; page: Page<T> } | null> {
   const statement = kept ?? underStatement(q, column, head);
-  const rows: (Record<string, unknown> & { page_rows: string | null })[] = await query(
-    em,
-    statement.sql,
-    statement.params,
-  );
+  type UnderRow = Record<string, unknown> & { page_rows: string | null };
+  const rows = (
+    kept?.coalescer
+      ? await kept.coalescer.call(em, kept.params)
+      : await query(em, statement.sql, statement.params)
+  ) as UnderRow[];
   const first = rows[0];
   if (!first) return null;
   const { page_rows: pageRows, ...named } = first;

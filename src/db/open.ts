@@ -7,6 +7,7 @@ import { migrate } from './migrate';
 import { ormOptions } from './orm-options';
 import { settlesWithin } from '../lib/settle';
 import { endConnectionsInUse, guardPool } from './pool-guard';
+import { coalesceCalls } from './coalesce';
 import { sendStatementsAsText } from './query';
 import { prepareDatabase } from './server-settings';
 import { warmPool } from './warm-pool';
@@ -70,6 +71,7 @@ export async function openDatabase(
       connectTimeoutMs: database.embedded ? 30_000 : config.dbConnectTimeoutMs,
     }),
   );
+  coalesceCalls(orm.em, config.dbCoalesce, (calls) => metrics.dbCoalescedCalls.observe(calls));
   const close = async (graceMs = CLOSE_GRACE_MS) => {
     const closing = orm.close(true);
     if (!(await settlesWithin(closing, graceMs))) {

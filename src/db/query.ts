@@ -57,6 +57,53 @@ function positionalText(client: KnexConnections, sql: string, values: number): s
   return known.text;
 }
 
+/** Whether `em`'s statements go as text (PGlite: see `textOnly`). */
+export function runsStatementsAsText(em: EntityManager): boolean {
+  return textOnly.has(em.getKnex().client);
+}
+
+/**
+ * Sends a statement on a connection of `client` (pooled, or a transaction's), made by
+ * `statement` once the connection is held, and releases the connection.
+ */
+async function send<T>(
+  em: EntityManager,
+  client: KnexConnections,
+  statement: () => { text: string; values: readonly unknown[] },
+): Promise<T> {
+  let connection: PgConnection | undefined;
+  try {
+    connection = await client.acquireConnection();
+    const { text, values } = statement();
+    const held = connection;
+    const result = await new Promise<{ rows: unknown[] }>((resolve, reject) => {
+      held.query({ text, values }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+    return result.rows as T;
+  } catch (err) {
+    throw em.getDriver().convertException(err as Error);
+  } finally {
+    if (connection) void client.releaseConnection(connection);
+  }
+}
+
+/**
+ * As `query` outside a transaction, with the statement made once a pooled connection is held:
+ * `make` is called then, and what it returns is sent (db/coalesce.ts gathers calls while the
+ * connection is waited for). Not for PGlite (statements go as text there), nor for values
+ * `query` leaves to knex.
+ */
+export function queryWhenConnected<T>(
+  em: EntityManager,
+  make: () => { sql: string; params: readonly unknown[] },
+): Promise<T> {
+  const client = em.getKnex().client as unknown as KnexConnections;
+  return send<T>(em, client, () => {
+    const { sql, params } = make();
+    return { text: positionalText(client, sql, params.length), values: params };
+  });
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function query<T = any[]>(
   em: EntityManager,
@@ -89,21 +136,14 @@ export async function query<T = any[]>(
     }
   }
   const client = knex.client as unknown as KnexConnections;
-  let connection: PgConnection | undefined;
+  let text: string;
   try {
     if (trx?.isCompleted()) {
       throw new Error('Transaction query already complete');
     }
-    const text = positionalText(client, sql, params.length);
-    connection = await client.acquireConnection();
-    const held = connection;
-    const result = await new Promise<{ rows: unknown[] }>((resolve, reject) => {
-      held.query({ text, values: params }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
-    return result.rows as T;
+    text = positionalText(client, sql, params.length);
   } catch (err) {
     throw em.getDriver().convertException(err as Error);
-  } finally {
-    if (connection) void client.releaseConnection(connection);
   }
+  return send<T>(em, client, () => ({ text, values: params }));
 }

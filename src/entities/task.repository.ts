@@ -13,9 +13,14 @@ import {
   type KeptPageUnder,
   type KeysetOrder,
 } from '../db/keyset';
+import { Coalescer } from '../db/coalesce';
 import { query as run } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
 import { activeBySessionHead, toViewerAccount, type ViewerAccountRow } from './user.repository';
+
+const PAGE_PARAMETERS = ['uuid', 'uuid', 'int', 'timestamptz', 'uuid'];
+const FULL_PAGES = new Coalescer({ name: 'session_tasks_page', types: PAGE_PARAMETERS });
+const SLIM_PAGES = new Coalescer({ name: 'session_tasks_page_slim', types: PAGE_PARAMETERS });
 
 /**
  * The call of `session_tasks_page` (migration 20261201120000): the default page (newest first,
@@ -28,10 +33,11 @@ export function sessionTasksPageCall(
   cursor: { key: string; id: string } | null,
   slim = false,
 ): KeptPageUnder {
-  const fn = slim ? 'session_tasks_page_slim' : 'session_tasks_page';
+  const coalescer = slim ? SLIM_PAGES : FULL_PAGES;
   return {
-    sql: `select * from ${fn}(?::uuid, ?::uuid, ?::int, ?::timestamptz, ?::uuid)`,
+    sql: coalescer.singleStatement,
     params: [sessionId, userId, first + 1, cursor?.key ?? null, cursor?.id ?? null],
+    coalescer,
   };
 }
 

@@ -8,6 +8,7 @@ import {
   type HeadStatement,
   type KeptPage,
 } from '../db/keyset';
+import { Coalescer } from '../db/coalesce';
 import { query } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
 import { uuidArray } from '../lib/ids';
@@ -20,6 +21,12 @@ import { usageTotalsSql, usageWindow, usageWindowParams } from './usage-sums';
 import { User } from './user.entity';
 
 /** The account's public columns over `users u`, as a viewer holds them. */
+/**
+ * `session_account` (migration 20261201130000), whose columns are VIEWER_ACCOUNT_COLUMNS: calls
+ * by concurrent requests go together (db/coalesce.ts).
+ */
+const SESSION_ACCOUNTS = new Coalescer({ name: 'session_account', types: ['uuid', 'uuid'] });
+
 export const VIEWER_ACCOUNT_COLUMNS =
   'u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at';
 
@@ -143,13 +150,12 @@ export class UserRepository extends EntityRepository<User> {
     sessionId: string,
     asText = false,
   ): Promise<ViewerAccount | null> {
-    const rows: ViewerAccountRow[] = await query(
-      this.getEntityManager(),
+    const em = this.getEntityManager();
+    const rows = (
       asText
-        ? activeBySessionSql(VIEWER_ACCOUNT_COLUMNS)
-        : `select ${VIEWER_ACCOUNT_COLUMNS} from session_account(?::uuid, ?::uuid) u`,
-      [sessionId, userId],
-    );
+        ? await query(em, activeBySessionSql(VIEWER_ACCOUNT_COLUMNS), [sessionId, userId])
+        : await SESSION_ACCOUNTS.call(em, [sessionId, userId])
+    ) as ViewerAccountRow[];
     return rows[0] ? toViewerAccount(rows[0]) : null;
   }
 

@@ -1,8 +1,15 @@
+import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors, type GraphQLResponse } from '../helpers/graphql';
 import { unique } from '../helpers/seed';
+import { withDeadline } from '../../src/db/deadline';
+import { saysDatabaseUnavailable } from '../../src/db/unavailable';
+import { User } from '../../src/entities';
+
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+
+const sessionOf = (token: string) => (jwt.decode(token) as { sid: string }).sid;
 
 // PGlite runs inside this process: a partition cannot happen to it and no timer can fire while
 // it works, so these run on PostgreSQL only (CI runs both).
@@ -127,14 +134,50 @@ describePg('a sick database fails fast and says so', () => {
 
   it('a request that cannot get a pooled connection before its deadline answers SERVICE_UNAVAILABLE', async () => {
     // Three connections hang on the partition; the fourth request waits for one and gives up.
+    // The requests go 50 ms apart: sent at once, their session checks would go to the
+    // database as one statement on one connection (src/db/coalesce.ts; the next test).
     proxy.blackhole();
-    const all = await Promise.all(
-      Array.from({ length: 6 }, () => timed(() => t.gql(`{ me { id } }`, {}, token))),
-    );
-    for (const { ms, value } of all) {
-      expect(ms).toBeLessThan(DEADLINE_MS + 1_000);
-      expectErrorCode(value, 'SERVICE_UNAVAILABLE');
+    const sql = await t.countQueries(async () => {
+      const all = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          await new Promise((r) => setTimeout(r, 50 * i));
+          return timed(() => t.gql(`{ me { id } }`, {}, token));
+        }),
+      );
+      for (const { ms, value } of all) {
+        expect(ms).toBeLessThan(DEADLINE_MS + 1_000);
+        expectErrorCode(value, 'SERVICE_UNAVAILABLE');
+      }
+    });
+    // Three sent on the three connections; the other three never had one.
+    expect(sql.filter((s) => s.includes('session_account('))).toHaveLength(3);
+  });
+
+  it('calls that go to the database together are each refused SERVICE_UNAVAILABLE within their deadline', async () => {
+    const others = await Promise.all(Array.from({ length: 7 }, () => direct.seed.user()));
+    const sessions = others.map((u) => ({ id: u.id, sid: sessionOf(u.accessToken) }));
+    const repo = t.app.orm.em.fork().getRepository(User);
+    const ask = () => Promise.allSettled(sessions.map((s) => repo.activeBySession(s.id, s.sid)));
+    proxy.blackhole();
+    let settled: PromiseSettledResult<unknown>[] = [];
+    const started = performance.now();
+    const sql = await t.countQueries(async () => {
+      // As a request's: under its deadline (src/http/graphql-handler.ts).
+      settled = await withDeadline(DEADLINE_MS, ask);
+    });
+    expect(performance.now() - started).toBeLessThan(DEADLINE_MS + 1_000);
+    // One statement carried the seven calls, on a connection that never answered.
+    expect(sql).toHaveLength(1);
+    expect(sql[0]).toMatch(/\bunnest\(/);
+    for (const s of settled) {
+      expect(s.status).toBe('rejected');
+      expect(saysDatabaseUnavailable((s as PromiseRejectedResult).reason)).toBe(true);
     }
+    await proxy.restore();
+    const back = await withDeadline(DEADLINE_MS, ask);
+    expect(back.map((s) => s.status === 'fulfilled' && (s.value as User).id)).toEqual(
+      others.map((u) => u.id),
+    );
   });
 });
 
