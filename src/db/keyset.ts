@@ -187,8 +187,8 @@ function underStatement(q: KeysetQuery, column: string, head: HeadStatement): Ke
  * row otherwise (its columns without the `head_` prefix), with the page (maybe empty). The page
  * comes back as one JSON array beside the head (the head's columns are sent and parsed once,
  * not once a row), in the page's order (its `ord`). `kept`, when given, is sent instead of the
- * statement built here; its rows may leave out `column` (the head's key in every row) and any
- * column the caller will not read.
+ * statement built here (through its coalescer when it has one); its rows may leave out `column`
+ * (the head's key in every row) and any column the caller will not read.
  */
 export async function keysetPageUnder<T, H = Record<string, unknown>>(
   em: EntityManager,

@@ -18,6 +18,7 @@ import { query as run } from '../db/query';
 import { SqlFilter } from '../db/sql-filter';
 import { activeBySessionHead, toViewerAccount, type ViewerAccountRow } from './user.repository';
 
+/** The page functions, whose calls by concurrent requests go together (db/coalesce.ts). */
 const PAGE_PARAMETERS = ['uuid', 'uuid', 'int', 'timestamptz', 'uuid'];
 const FULL_PAGES = new Coalescer({ name: 'session_tasks_page', types: PAGE_PARAMETERS });
 const SLIM_PAGES = new Coalescer({ name: 'session_tasks_page_slim', types: PAGE_PARAMETERS });

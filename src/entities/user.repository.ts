@@ -20,13 +20,13 @@ import type { UsageTotals } from './usage-aggregates';
 import { usageTotalsSql, usageWindow, usageWindowParams } from './usage-sums';
 import { User } from './user.entity';
 
-/** The account's public columns over `users u`, as a viewer holds them. */
 /**
  * `session_account` (migration 20261201130000), whose columns are VIEWER_ACCOUNT_COLUMNS: calls
  * by concurrent requests go together (db/coalesce.ts).
  */
 const SESSION_ACCOUNTS = new Coalescer({ name: 'session_account', types: ['uuid', 'uuid'] });
 
+/** The account's public columns over `users u`, as a viewer holds them. */
 export const VIEWER_ACCOUNT_COLUMNS =
   'u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at';
 
@@ -143,7 +143,8 @@ export class UserRepository extends EntityRepository<User> {
    * The active account of `userId` if `sessionId` is one of its sessions and not revoked, in one
    * statement: a deactivation or a revoked session applies at the next request. Through
    * `session_account` (migration 20261201130000), this statement with a plan PostgreSQL keeps
-   * per connection; `asText` sends the statement itself.
+   * per connection, with the calls of concurrent requests (db/coalesce.ts); `asText` sends the
+   * statement itself.
    */
   async activeBySession(
     userId: string,
