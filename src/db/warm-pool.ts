@@ -26,6 +26,7 @@ const USERS_PAGE_AGGREGATES = `true, true, (current_date - 1)::timestamptz,
  */
 export const WARM_STATEMENTS: readonly string[] = [
   `select * from session_account(${NOBODY}, ${NOBODY})`,
+  `select * from api_key_account('')`,
   ...['session_tasks_page', 'session_tasks_page_slim'].flatMap((fn) => [
     `select * from ${fn}(${NOBODY}, ${NOBODY}, 21, null, null)`,
     `select * from ${fn}(${NOBODY}, ${NOBODY}, 21, now(), ${NOBODY})`,

@@ -1,5 +1,6 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import type { ViewerAccount } from '../auth/viewer';
+import { Coalescer } from '../db/coalesce';
 import { query } from '../db/query';
 import type { ApiKey } from './api-key.entity';
 import type { ApiKeyScope } from './enums';
@@ -15,23 +16,36 @@ export interface ActiveApiKey {
   account: ViewerAccount;
 }
 
+/** `api_key_account` (migration 20261202040000): calls by concurrent requests go together. */
+const API_KEY_ACCOUNTS = new Coalescer({ name: 'api_key_account', types: ['text'] });
+
 export class ApiKeyRepository extends EntityRepository<ApiKey> {
-  /** The key with `prefix` if it is not revoked and its owner is active, with the owner. */
-  async activeByPrefix(prefix: string): Promise<ActiveApiKey | null> {
-    const rows: (ViewerAccountRow & {
+  /**
+   * The key with `prefix` if it is not revoked and its owner is active, with the owner. Through
+   * `api_key_account` (migration 20261202040000), this statement with a plan PostgreSQL keeps per
+   * connection, with the calls of concurrent requests (db/coalesce.ts); `asText` sends the
+   * statement itself.
+   */
+  async activeByPrefix(prefix: string, asText = false): Promise<ActiveApiKey | null> {
+    const em = this.getEntityManager();
+    const rows = (
+      asText
+        ? await query(
+            em,
+            `select k.id as key_id, k.secret_hash, k.scopes, k.expires_at, k.last_used_at,
+                    ${VIEWER_ACCOUNT_COLUMNS}
+               from api_keys k join users u on u.id = k.user_id
+              where k.prefix = ? and k.revoked_at is null and u.is_active`,
+            [prefix],
+          )
+        : await API_KEY_ACCOUNTS.call(em, [prefix])
+    ) as (ViewerAccountRow & {
       key_id: string;
       secret_hash: string;
       scopes: ApiKeyScope[];
       expires_at: Date | null;
       last_used_at: Date | null;
-    })[] = await query(
-      this.getEntityManager(),
-      `select k.id as key_id, k.secret_hash, k.scopes, k.expires_at, k.last_used_at,
-              ${VIEWER_ACCOUNT_COLUMNS}
-         from api_keys k join users u on u.id = k.user_id
-        where k.prefix = ? and k.revoked_at is null and u.is_active`,
-      [prefix],
-    );
+    })[];
     const row = rows[0];
     if (!row) return null;
     return {

@@ -9,6 +9,7 @@ import { Migration20261201140000 } from './Migration20261201140000';
 import { Migration20261202010000 } from './Migration20261202010000';
 import { Migration20261202020000 } from './Migration20261202020000';
 import { Migration20261202030000 } from './Migration20261202030000';
+import { Migration20261202040000 } from './Migration20261202040000';
 
 /** Every migration, oldest first: listed so that they run from TypeScript and from dist alike. */
 export const migrationsList = [
@@ -23,4 +24,5 @@ export const migrationsList = [
   { name: 'Migration20261202010000', class: Migration20261202010000 },
   { name: 'Migration20261202020000', class: Migration20261202020000 },
   { name: 'Migration20261202030000', class: Migration20261202030000 },
+  { name: 'Migration20261202040000', class: Migration20261202040000 },
 ];

@@ -5,7 +5,8 @@ import type { SeededUser } from '../helpers/seed';
 import { createTasks, FAST_HASHING } from '../tasks/task-fixtures';
 import { MAX_COALESCED_CALLS } from '../../src/db/coalesce';
 import { runsStatementsAsText } from '../../src/db/query';
-import { Task, User } from '../../src/entities';
+import { ApiKey, Task, User } from '../../src/entities';
+import { parseApiKey } from '../../src/auth/tokens';
 import { DEFAULT_TASK_ORDER } from '../../src/entities/task.repository';
 
 /**
@@ -211,6 +212,72 @@ describe('tasks pages read in one turn', () => {
       ]);
       expect(p!.page.hasNextPage).toBe(false);
     });
+  });
+});
+
+describe('API key checks made in one turn', () => {
+  const CREATE = `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret apiKey { id } } }`;
+  let keys: { user: SeededUser; id: string; secret: string; prefix: string }[];
+  let revoked: { id: string; secret: string; prefix: string };
+
+  beforeAll(async () => {
+    const create = async (user: SeededUser, name: string) => {
+      const { secret, apiKey } = expectNoErrors(
+        await t.gql(CREATE, { i: { name, scopes: ['TASKS_READ'] } }, user.accessToken),
+      ).createApiKey;
+      return {
+        id: apiKey.id as string,
+        secret: secret as string,
+        prefix: parseApiKey(secret)!.prefix,
+      };
+    };
+    keys = [];
+    for (const user of users.slice(0, 6)) keys.push({ user, ...(await create(user, 'batch')) });
+    revoked = await create(users[6]!, 'revoked');
+    await t.sql(`update api_keys set revoked_at = now() where id = ?`, [revoked.id]);
+  });
+
+  it('go as one statement, each answered with its own key and owner, as the statement alone answers', async () => {
+    const repo = t.app.orm.em.fork().getRepository(ApiKey);
+    const prefixes = [...keys.map((k) => k.prefix), revoked.prefix, 'nosuchprefix'];
+    let answers: Awaited<ReturnType<typeof repo.activeByPrefix>>[] = [];
+    const sql = await t.countQueries(async () => {
+      answers = await Promise.all(prefixes.map((p) => repo.activeByPrefix(p)));
+    });
+    expect(answers.map((a) => a && { key: a.id, owner: a.account.id })).toEqual([
+      ...keys.map((k) => ({ key: k.id, owner: k.user.id })),
+      null,
+      null,
+    ]);
+    // The same answers, every field, as the statement sent as text.
+    const asText = [];
+    for (const p of prefixes) asText.push(await repo.activeByPrefix(p, true));
+    expect(answers).toEqual(asText);
+    expect(answers[0]!.scopes).toEqual(['TASKS_READ']);
+    expect(sql).toHaveLength(coalesces ? 1 : prefixes.length);
+    if (coalesces) expect(sql[0]).toMatch(/\bunnest\(.*api_key_account\(/s);
+  });
+
+  it('through the API, concurrent requests with keys each act as their own key’s owner; a revoked key among them is refused alone', async () => {
+    const callers = [
+      ...keys.slice(0, 3).map((k) => k.secret),
+      revoked.secret,
+      ...keys.slice(3).map((k) => k.secret),
+    ];
+    const owners = [
+      ...keys.slice(0, 3).map((k) => k.user.id),
+      null,
+      ...keys.slice(3).map((k) => k.user.id),
+    ];
+    const { results, sql } = await concurrently(() =>
+      callers.map((secret) => t.gql(`{ me { id } }`, {}, secret)),
+    );
+    results.forEach((res, i) => {
+      if (owners[i] === null) expectErrorCode(res, 'UNAUTHENTICATED');
+      else expect(expectNoErrors(res).me.id).toBe(owners[i]);
+    });
+    if (coalesces)
+      expect(sql.some((s) => TOGETHER.test(s) && s.includes('api_key_account('))).toBe(true);
   });
 });
 
