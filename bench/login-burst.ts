@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
-import { Agent, request } from 'undici';
+import { Agent, buildConnector, request } from 'undici';
 import { freePort, processTicks, productNodeFlags, scratchDatabase } from './scratch';
 
 /**
@@ -33,6 +33,14 @@ const PASSWORD = 'bench-password-123';
  * has been up a while, against a fresh one (the default).
  */
 const warm = process.argv.includes('--warm');
+
+/**
+ * `--open`: the steady client opens all its connections (8) before it starts, as a client that
+ * has been up a while would have, instead of opening them as it needs them. A request the steady
+ * client sends on a connection it opens during the burst waits behind the burst's 200 new
+ * connections; with `--open` what it measures is the server's event loop alone.
+ */
+const openFirst = process.argv.includes('--open');
 
 /** `--profile DIR`: the server writes a V8 CPU profile of its event loop there when it stops. */
 const profileAt = process.argv.indexOf('--profile');
@@ -113,9 +121,12 @@ function startBurster(base: string) {
   });
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<(line: string) => void> = [];
+  // Its first line says it has warmed itself up (see bench/burst-client.mjs).
+  const ready = new Promise<void>((resolve) => waiting.push(() => resolve()));
   lines.on('line', (line) => waiting.shift()?.(line));
   return {
     child,
+    ready,
     send(
       requests: {
         query: string;
@@ -173,6 +184,43 @@ function busyTicks(): number {
   }
 }
 
+interface CpuSnapshot {
+  at: number;
+  /** ms of CPU so far: the server's event loop, its other threads (the hashing worker's among
+   * them), the burst's client, this process (the steady query's client), and the machine. */
+  loop: number;
+  serverOthers: number;
+  burster: number;
+  bench: number;
+  all: number;
+}
+
+function cpuSnapshot(server: number, burster: number): CpuSnapshot {
+  const list = threads(server);
+  const loop = list.find((t) => t.tid === String(server))?.cpuMs ?? NaN;
+  return {
+    at: performance.now(),
+    loop,
+    serverOthers: processTicks(server) * 10 - loop,
+    burster: processTicks(burster) * 10,
+    bench: processTicks('self') * 10,
+    all: busyTicks() * 10,
+  };
+}
+
+/** What each used between two snapshots, in ms of CPU a second of wall time (1000 = a core). */
+function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): string {
+  const per = (x: number, y: number) => ((1000 * (y - x)) / (b.at - a.at)).toFixed(0);
+  const rest =
+    b.all -
+    a.all -
+    (b.loop - a.loop) -
+    (b.serverOthers - a.serverOthers) -
+    (b.burster - a.burster) -
+    (b.bench - a.bench);
+  return `event loop ${per(a.loop, b.loop)}, hashing and other server threads ${per(a.serverOthers, b.serverOthers)}, burst client ${per(a.burster, b.burster)}, steady client ${per(a.bench, b.bench)}, the rest (PostgreSQL among it) ${((1000 * rest) / (b.at - a.at)).toFixed(0)}`;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
@@ -199,13 +247,23 @@ async function main() {
     ADMIN_PASSWORD: randomBytes(16).toString('base64url'),
   });
   const burster = startBurster(base);
+  await burster.ready;
   const stop = () => {
     child.kill('SIGTERM');
     burster.child.kill('SIGTERM');
   };
   process.on('exit', stop);
 
-  const steadyAgent = new Agent({ connections: 8 });
+  // The steady client's connections, counted as it opens them.
+  const steadyConnections: number[] = [];
+  const connector = buildConnector({});
+  const steadyAgent = new Agent({
+    connections: 8,
+    connect: (options, callback) => {
+      steadyConnections.push(performance.now());
+      connector(options, callback);
+    },
+  });
   const burstAgent = new Agent({ connections: LOGINS });
   const steadyGql = client(base, steadyAgent);
   const burstGql = client(base, burstAgent);
@@ -225,6 +283,19 @@ async function main() {
     token = res.data.register.accessToken as string;
   }
 
+  if (openFirst) {
+    for (let round = 0; round < 3 && steadyConnections.length < 8; round += 1) {
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          steadyGql(
+            `{ me { id } }`,
+            {},
+            { authorization: `Bearer ${token}`, 'x-forwarded-for': '10.8.0.1' },
+          ),
+        ),
+      );
+    }
+  }
   // The steady query: a fixed schedule, each request on time whether or not the last answered.
   const steady: { at: number; ms: number }[] = [];
   const steadyFailures: string[] = [];
@@ -259,8 +330,12 @@ async function main() {
     );
     beforeFrom = performance.now() + 1000;
   }
-  await sleep(BEFORE_SECONDS * 1000);
+  await sleep((BEFORE_SECONDS - 1) * 1000);
 
+  // Where the machine's CPU went: the steady phase's last second, the burst's first half second
+  // and the whole burst.
+  const steadySecond = cpuSnapshot(child.pid!, burster.child.pid!);
+  await sleep(1000);
   const eventLoop = String(child.pid);
   const cpuBefore = threads(child.pid!);
   const ticksBefore = {
@@ -268,15 +343,21 @@ async function main() {
     server: processTicks(child.pid!),
     bench: processTicks('self'),
   };
+  const atBurst = cpuSnapshot(child.pid!, burster.child.pid!);
+  let atHalf: CpuSnapshot | undefined;
+  const half = sleep(500).then(() => (atHalf = cpuSnapshot(child.pid!, burster.child.pid!)));
   const burstStart = performance.now();
-  const logins = await burster.send(
+  const loginsSent = burster.send(
     Array.from({ length: LOGINS }, (_, i) => ({
       query: `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`,
       variables: { i: { email: emails[i % USERS], password: PASSWORD } },
       headers: { 'x-forwarded-for': `10.1.0.${1 + (i % ADDRESSES)}` },
     })),
   );
+  const logins = await loginsSent;
   const burstMs = performance.now() - burstStart;
+  const atEnd = cpuSnapshot(child.pid!, burster.child.pid!);
+  await half;
   const cpuAfter = threads(child.pid!);
   const others =
     busyTicks() -
@@ -331,6 +412,16 @@ async function main() {
     timeline.push(`${(from / 1000).toFixed(1)}s: ${fmt(p95(window.map((s) => s.ms)))}`);
   }
 
+  // The first half second request by request: when each was sent and how long it took; and the
+  // connections the steady client opened in the burst (each waits behind the burst's own).
+  const firstHalf = inBurst
+    .filter((x) => x.at - burstStart < 500)
+    .sort((a, b) => a.at - b.at)
+    .map((x) => `${(x.at - burstStart).toFixed(0)}: ${x.ms.toFixed(0)}`)
+    .join(', ');
+  const openedInBurst = steadyConnections
+    .filter((at) => at >= burstStart && at < burstStart + burstMs)
+    .map((at) => (at - burstStart).toFixed(0));
   const lines = [
     '',
     `Switchboard login burst, ${db.label}, ${availableParallelism()} cores`,
@@ -344,11 +435,16 @@ async function main() {
     warm
       ? `  warm     --warm: a burst of the same shape from other addresses ran first, unmeasured`
       : `  fresh    the server's first burst (--warm runs one first, unmeasured)`,
+    openFirst
+      ? `  open     --open: the steady client opened its 8 connections first`
+      : `  lazy     the steady client opens a connection when its open ones are busy (--open: all first)`,
     '',
     `  steady p95 before the burst        ${fmt(p95(before))}  (${before.length} requests)`,
     `  steady p95 during the burst        ${fmt(p95(during))}  (${during.length} requests${steadyFailures.length ? `; ${steadyFailures.length} more failed: ${[...new Set(steadyFailures)].join(', ')}` : ''})`,
     `  ratio during / before              ${ratio.toFixed(2)}  (target <= 1.25: ${verdict(ratio <= 1.25)})`,
     `  steady p95 by 0.5 s of the burst   ${timeline.join(', ')}`,
+    `  steady in the first 0.5 s          sent at (ms into the burst): took (ms): ${firstHalf}`,
+    `  steady client's new connections    ${openedInBurst.length} during the burst${openedInBurst.length ? `, opened at ${openedInBurst.join(', ')} ms` : ''}; ${steadyConnections.length} in all${openFirst ? ' (--open: opened before the steady query started)' : ''}`,
     `  control: ${LOGINS} { plans { tier } } at once on new connections, no hashing (${control.filter((c) => !c.errors).length} answered without error${control.some((c) => c.errors) ? ` (others: ${[...new Set(control.filter((c) => c.errors).map((c) => String(c.errors![0]!.extensions?.code)))].join(', ')})` : ''}, last after ${fmt(controlAnswered)}):`,
     `  steady p95 in as long a window     ${fmt(p95(inControl))}  (${inControl.length} requests), ratio ${controlRatio.toFixed(2)}`,
     '',
@@ -362,6 +458,10 @@ async function main() {
     `  event loop CPU during the burst    ${fmt(loopCpu)} (${(loopCpu / LOGINS).toFixed(1)} ms a login request)`,
     `  server threads by nice value       ${cpuAfter.length ? [...nices].map(([nice, count]) => `${count} at ${nice}`).join(', ') : 'n/a (not Linux)'}`,
     `  other processes on this machine    ${Number.isNaN(othersShare) ? 'n/a' : `${othersShare.toFixed(0)}% of its CPU during the burst${db.env.DATABASE_URL ? ' (PostgreSQL included)' : ''}`}`,
+    `  CPU, ms a second (1000 = one core, ${availableParallelism()} here), from /proc, 10 ms ticks:`,
+    `    the steady query alone (1 s)     ${cpuBetween(steadySecond, atBurst)}`,
+    `    the burst's first half second    ${atHalf ? cpuBetween(atBurst, atHalf) : 'n/a (the burst ended first)'}`,
+    `    the whole burst                  ${cpuBetween(atBurst, atEnd)}`,
     `  server log                         ${log}`,
   ];
   console.log(lines.join('\n'));
