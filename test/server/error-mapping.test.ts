@@ -1,5 +1,12 @@
 import { ApolloServer } from '@apollo/server';
-import { buildSchema } from 'graphql';
+import { buildSchema, GraphQLError } from 'graphql';
+import {
+  BadUserInputError,
+  ForbiddenError,
+  InvalidCredentialsError,
+  RateLimitedError,
+  UnauthenticatedError,
+} from '../../src/errors';
 import { formatError } from '../../src/http/errors';
 
 /**
@@ -100,5 +107,28 @@ describe('error mapping', () => {
         extensions: { code: 'INTERNAL_SERVER_ERROR' },
       },
     ]);
+  });
+});
+
+describe('coded errors (src/errors.ts)', () => {
+  it('are made without a stack trace, and leave the limit as it was for every other error', () => {
+    const limit = Error.stackTraceLimit;
+    for (const error of [
+      new RateLimitedError(3),
+      new UnauthenticatedError(),
+      new InvalidCredentialsError(),
+      new ForbiddenError(),
+      new BadUserInputError('Bad title', ['input.title']),
+    ]) {
+      expect(error).toBeInstanceOf(GraphQLError);
+      expect(error.stack).not.toMatch(/\n\s+at /);
+      // Still the contract's error: its code and extras as before.
+      expect(error.extensions.code).toEqual(expect.any(String));
+    }
+    expect(new RateLimitedError(3).extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: 3 });
+    expect(Error.stackTraceLimit).toBe(limit);
+    // A fault keeps its stack: the log line of a bug prints it.
+    expect(new Error('a bug').stack).toMatch(/\n\s+at /);
+    expect(new GraphQLError('from graphql-js').stack).toMatch(/\n\s+at /);
   });
 });
