@@ -113,6 +113,7 @@ async function buildApp(
     audience: config.jwtAudience,
     ttlSeconds: config.accessTokenTtlSeconds,
   });
+  const authenticator = new Authenticator(accessTokens);
   const redis = await connectRedis(config, logger);
   const redisHealth = redis ? new RedisHealth(logger, metrics) : null;
   const rateLimiter = new RateLimiter(redis, redisHealth);
@@ -173,13 +174,13 @@ async function buildApp(
       lane,
       fork,
       clock,
-      callerOf: (request) =>
-        callerOf(
-          request,
-          (token) => accessTokens.verify(token),
-          (key) => parseApiKey(key)?.prefix ?? null,
-        ),
-      context: requestContext(fork, new Authenticator(accessTokens), clock),
+      callerOf: async (request, em) => {
+        const header = request.headers.authorization;
+        const viewer = await authenticator.authenticate(em, header, clock.now());
+        const key = /^Bearer\s+(sk_\S+)\s*$/i.exec(header ?? '')?.[1];
+        return callerOf(viewer, request.ip, key ? (parseApiKey(key)?.prefix ?? null) : null);
+      },
+      context: requestContext(fork, authenticator, clock),
       deadlineMs: database.embedded ? null : config.requestTimeoutMs,
     }),
   });

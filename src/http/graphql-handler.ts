@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock';
 import { telemetry } from '../telemetry';
 import type { RequestPlugin } from './request-plugins';
 import {
+  type Caller,
   errorResponse,
   planIdempotency,
   runIdempotently,
@@ -40,8 +41,8 @@ export interface GraphQLHandlerOptions {
   context: (request: FastifyRequest, extra: ContextExtras) => Promise<Context>;
   /** A fresh EntityManager for a request that runs in one transaction (Idempotency-Key). */
   fork: () => EntityManager;
-  /** Who sent the request, for the scope of an Idempotency-Key. */
-  callerOf: (request: FastifyRequest) => string;
+  /** Who sends the request, as its credential says now, for the scope of an Idempotency-Key. */
+  callerOf: (request: FastifyRequest, em: EntityManager) => Promise<Caller>;
   clock: Clock;
   /** The request's database deadline; null on the embedded PGlite (no timer can fire there). */
   deadlineMs: number | null;
@@ -80,7 +81,7 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
   const run = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers['idempotency-key'];
     if (request.method === 'POST' && typeof header === 'string') {
-      const plan = planIdempotency(header, request.body, options.callerOf(request));
+      const plan = planIdempotency(header, request.body);
       if ('error' in plan) {
         return send(
           reply,
@@ -88,13 +89,20 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
         );
       }
       if (plan.kind === 'transaction') {
-        const response = await runIdempotently(options.fork(), plan, options.clock, async (em) => {
-          const r = await execute(request, { em });
-          const body =
-            r.body.kind === 'complete' ? r.body.string : await collect(r.body.asyncIterator);
-          return { status: r.status ?? 200, headers: [...r.headers], body };
-        });
-        return send(reply, response);
+        const response = await runIdempotently(
+          options.fork(),
+          plan,
+          options.clock,
+          (em) => options.callerOf(request, em),
+          async (em) => {
+            const r = await execute(request, { em });
+            const body =
+              r.body.kind === 'complete' ? r.body.string : await collect(r.body.asyncIterator);
+            return { status: r.status ?? 200, headers: [...r.headers], body };
+          },
+        );
+        // A credential that is not good: no key scope, no stored answer; refused as any request.
+        if (response !== 'plain') return send(reply, response);
       }
       if (plan.kind === 'tool')
         return forward(reply, await execute(request, { idempotencyKey: plan.key }));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FastifyRequest } from 'fastify';
+import type { Viewer } from '../auth/viewer';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { IdempotentRequest } from '../entities';
 import { SERVICE_RETRY_AFTER_SECONDS } from '../errors';
@@ -16,9 +16,16 @@ const RETRYABLE = /"code":"(SERVICE_UNAVAILABLE|INTERNAL_SERVER_ERROR|RATE_LIMIT
 export interface IdempotentPlan {
   kind: 'transaction';
   key: string;
-  caller: string;
+  /** The body's hash (query, variables, operation name). */
   hash: string;
 }
+
+/**
+ * Who sends a request, as its credential says now (read in the request's transaction): the
+ * key's scope (`u:` user, `k:` API key, `a:` address of an anonymous caller) and whether the
+ * account is an ADMIN; null when a credential was sent and is not (or no longer) good.
+ */
+export type Caller = { scope: string; admin: boolean } | null;
 
 export interface SimpleResponse {
   status: number;
@@ -37,7 +44,6 @@ export interface SimpleResponse {
 export function planIdempotency(
   key: string,
   body: unknown,
-  caller: string,
 ): { error: string } | { kind: 'plain' } | { kind: 'tool'; key: string } | IdempotentPlan {
   if (!KEY.test(key)) {
     return { error: 'Idempotency-Key must be 1 to 200 printable ASCII characters' };
@@ -49,7 +55,7 @@ export function planIdempotency(
   const hash = createHash('sha256')
     .update(JSON.stringify([params.query, params.variables ?? null, params.operationName ?? null]))
     .digest('hex');
-  return { kind: 'transaction', key, caller, hash };
+  return { kind: 'transaction', key, hash };
 }
 
 /** The coded error response of this layer. */
@@ -73,13 +79,21 @@ export function errorResponse(
  * claim waits on the first's uncommitted row) and gets the stored answer; a duplicate with
  * another body is CONFLICT. Answers that mean "retry" (SERVICE_UNAVAILABLE, RATE_LIMITED,
  * INTERNAL_SERVER_ERROR, request-level 4xx) roll everything back and are not stored.
+ *
+ * The caller is identified first, in the transaction (`identify`), exactly as the request's
+ * own credential check does: a signed-out session, a deactivated account or a revoked API key
+ * gets no stored answer (`'plain'`: the request then runs as any other, and is refused as any
+ * other). An ADMIN's request is another request than the same body sent as a USER: a role
+ * changed between a request and its retry makes the retry CONFLICT, neither replayed (the
+ * contract: a role change takes effect at the next request) nor run a second time.
  */
 export async function runIdempotently(
   em: EntityManager,
   plan: IdempotentPlan,
   clock: Clock,
+  identify: (em: EntityManager) => Promise<Caller>,
   execute: (em: EntityManager) => Promise<SimpleResponse>,
-): Promise<SimpleResponse> {
+): Promise<SimpleResponse | 'plain'> {
   const repo = em.getRepository(IdempotentRequest);
   try {
     await em.begin();
@@ -94,15 +108,24 @@ export async function runIdempotently(
     await em.rollback().catch(() => undefined);
   };
   try {
-    if (!(await repo.claim(plan.caller, plan.key, plan.hash, clock.now()))) {
-      const stored = await repo.stored(plan.caller, plan.key);
+    const caller = await identify(em);
+    if (!caller) {
+      await rollback();
+      return 'plain';
+    }
+    // A USER's and an anonymous caller's hash is the body's alone, as stored before roles counted.
+    const hash = caller.admin
+      ? createHash('sha256').update(`${plan.hash}\nADMIN`).digest('hex')
+      : plan.hash;
+    if (!(await repo.claim(caller.scope, plan.key, hash, clock.now()))) {
+      const stored = await repo.stored(caller.scope, plan.key);
       await rollback();
       if (!stored) return unavailable();
-      if (stored.requestHash !== plan.hash) {
+      if (stored.requestHash !== hash) {
         return errorResponse(
           409,
           'CONFLICT',
-          'This Idempotency-Key was used with a different request body',
+          'This Idempotency-Key was used with a different request body, or by this account in another role',
         );
       }
       return {
@@ -119,7 +142,7 @@ export async function runIdempotently(
       await rollback();
       return response;
     }
-    await repo.complete(plan.caller, plan.key, response.status, response.body);
+    await repo.complete(caller.scope, plan.key, response.status, response.body);
     open = false;
     await em.commit();
     return response;
@@ -149,22 +172,16 @@ function unavailable(): SimpleResponse {
   return response;
 }
 
-/** Who sent the request, for the key's scope: the user, the API key, or the address. */
-export function callerOf(
-  request: FastifyRequest,
-  verifyAccessToken: (token: string) => { sub: string } | null,
-  apiKeyPrefix: (key: string) => string | null,
-): string {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  if (match) {
-    const credential = match[1]!;
-    if (credential.startsWith('sk_')) {
-      const prefix = apiKeyPrefix(credential);
-      if (prefix) return `k:${prefix}`;
-    } else {
-      const claims = verifyAccessToken(credential);
-      if (claims) return `u:${claims.sub}`;
-    }
+/**
+ * The key's scope for a viewer just authenticated from the request's credential: the user, the
+ * API key (by its public prefix), or the address; null for a credential that is not good.
+ */
+export function callerOf(viewer: Viewer, address: string, apiKeyPrefix: string | null): Caller {
+  if (viewer.kind === 'anonymous') {
+    return viewer.reason === 'invalid' ? null : { scope: `a:${address}`, admin: false };
   }
-  return `a:${request.ip}`;
+  if (viewer.via === 'apiKey') {
+    return apiKeyPrefix ? { scope: `k:${apiKeyPrefix}`, admin: false } : null;
+  }
+  return { scope: `u:${viewer.account.id}`, admin: viewer.account.role === 'ADMIN' };
 }

@@ -113,6 +113,60 @@ describe('Idempotency-Key on mutations', () => {
     }
   });
 
+  it('replays nothing to a credential that is no longer good: signed out, or a revoked API key', async () => {
+    const user = await t.seed.user();
+    const title = unique('gone');
+    const first = await send(t, 'k-gone', CREATE, { i: { title } }, user.accessToken);
+    expectNoErrors(first);
+    expectNoErrors(await t.gql(`mutation { logoutAll }`, {}, user.accessToken));
+    const retry = await send(t, 'k-gone', CREATE, { i: { title } }, user.accessToken);
+    expectErrorCode(retry, 'UNAUTHENTICATED');
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(JSON.stringify(retry.data ?? null)).not.toContain(first.data.createTask.id);
+
+    const owner = await t.seed.user();
+    const key = await t.seed.apiKey(owner, ['TASKS_WRITE', 'TASKS_READ']);
+    const keyed = expectNoErrors(await send(t, 'k-key', CREATE, { i: { title } }, key.secret));
+    const REVOKE = `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`;
+    expectNoErrors(await t.gql(REVOKE, { id: key.id }, owner.accessToken));
+    const revoked = await send(t, 'k-key', CREATE, { i: { title } }, key.secret);
+    expectErrorCode(revoked, 'UNAUTHENTICATED');
+    expect(revoked.headers.get('idempotent-replayed')).toBeNull();
+    expect(JSON.stringify(revoked.data ?? null)).not.toContain(keyed.createTask.id);
+    // Nothing was written again: one task each.
+    expect(await countTasks(owner.accessToken, title)).toBe(1);
+  });
+
+  it('neither replays nor runs again a request whose sender changed role: CONFLICT', async () => {
+    const admin = await t.seed.newAdmin();
+    const title = unique('demoted');
+    expectNoErrors(await send(t, 'k-role', CREATE, { i: { title } }, admin.accessToken));
+    const root = await t.seed.admin();
+    const DEMOTE = `mutation($id: ID!) { setUserRole(userId: $id, role: USER) { id role } }`;
+    expectNoErrors(await t.gql(DEMOTE, { id: admin.id }, root.accessToken));
+    const retry = await send(t, 'k-role', CREATE, { i: { title } }, admin.accessToken);
+    expectErrorCode(retry, 'CONFLICT');
+    expect(retry.status).toBe(409);
+    expect(await countTasks(admin.accessToken, title)).toBe(1);
+    // A USER's stored answers replay as before (the body's hash alone).
+    const again = await send(
+      t,
+      'k-role-2',
+      CREATE,
+      { i: { title: `${title}-u` } },
+      admin.accessToken,
+    );
+    const replay = await send(
+      t,
+      'k-role-2',
+      CREATE,
+      { i: { title: `${title}-u` } },
+      admin.accessToken,
+    );
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(expectNoErrors(replay).createTask).toEqual(expectNoErrors(again).createTask);
+  });
+
   // A partition can only be played on PostgreSQL (PGlite runs in this process).
   describePg('after an outage', () => {
     it('lets a client that got SERVICE_UNAVAILABLE retry with the same key and write once', async () => {
