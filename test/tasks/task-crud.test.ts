@@ -113,6 +113,25 @@ describe('createTask, task, updateTask, deleteTask', () => {
     expect(await get(u, task.id)).toEqual(reopened);
   });
 
+  it('applies concurrent updates of one task one after the other: completedAt only while DONE', async () => {
+    const u = await t.seed.user();
+    const statuses = ['DONE', 'IN_PROGRESS', 'DONE', 'TODO'] as const;
+    for (let trial = 0; trial < 8; trial += 1) {
+      const task = await create(u, { title: unique('race') });
+      // Sent together: each reads the row, and an unlocked read lets each write only what
+      // differed from the same old row.
+      const views = await Promise.all(
+        statuses.map((status, i) =>
+          update(u, task.id, { status, priority: i % 2 ? 'LOW' : 'HIGH' }),
+        ),
+      );
+      const final = await get(u, task.id);
+      expect(final.completedAt === null).toBe(final.status !== 'DONE');
+      // The last one applied is what the row holds: one of the answers, whole.
+      expect(views).toContainEqual(final);
+    }
+  });
+
   it('changes only the given fields; null clears description and dueDate; updatedAt moves', async () => {
     const u = await t.seed.user();
     const task = await create(u, {

@@ -1,3 +1,4 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { signedIn } from '../../auth/require-viewer';
@@ -154,13 +155,34 @@ export class TaskService {
     return task;
   }
 
+  /**
+   * In a transaction, on the row locked (FOR UPDATE): concurrent updates of one task apply one
+   * after the other, each to what the last left. Read unlocked, two updates could each write
+   * only what differed from the same old row: DONE and IN_PROGRESS sent together left
+   * IN_PROGRESS with DONE's completedAt, a state neither answer showed.
+   */
   async update(
     em: EntityManager,
     viewer: SignedInViewer,
     id: string,
     input: UpdateTaskInput,
   ): Promise<Task> {
-    const task = await this.get(em, viewer, id);
+    requireId(id, 'id');
+    return em.transactional((tx) => this.updateLocked(tx, viewer, id, input));
+  }
+
+  private async updateLocked(
+    em: EntityManager,
+    viewer: SignedInViewer,
+    id: string,
+    input: UpdateTaskInput,
+  ): Promise<Task> {
+    const task = await em.findOne(
+      Task,
+      { id, owner: viewer.account.id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+    );
+    if (!task) throw new NotFoundError('Task');
     const before = editable(task);
     if (input.title !== undefined) {
       if (input.title === null) throw new BadUserInputError('title cannot be null', ['title']);
