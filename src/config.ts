@@ -89,6 +89,8 @@ export interface Config {
   refreshRatePerMinute: number;
   /** The most a request may spend on the database (pool wait and queries) before it answers SERVICE_UNAVAILABLE. */
   requestTimeoutMs: number;
+  /** The longest a client may take to send a whole request, headers and body (408 past it). */
+  httpRequestTimeoutMs: number;
   /** The longest wait for a pooled connection. */
   dbAcquireTimeoutMs: number;
   /** The longest wait for a new connection to be established. */
@@ -171,6 +173,7 @@ function envSpec() {
     LOGIN_RATE_PER_EMAIL_PER_MINUTE: intRange(1, 1_000_000)({ default: 10 }),
     REFRESH_RATE_PER_MINUTE: intRange(1, 1_000_000)({ default: 600 }),
     REQUEST_TIMEOUT_MS: intRange(100, 120_000)({ default: 4_000 }),
+    HTTP_REQUEST_TIMEOUT_MS: intRange(1_000, 600_000)({ default: 30_000 }),
     DB_ACQUIRE_TIMEOUT_MS: intRange(50, 120_000)({ default: 2_000 }),
     DB_CONNECT_TIMEOUT_MS: intRange(100, 120_000)({ default: 3_000 }),
     DB_STATEMENT_TIMEOUT_MS: intRange(0, 3_600_000)({ default: 5_000 }),
@@ -302,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginRatePerEmailPerMinute: e.LOGIN_RATE_PER_EMAIL_PER_MINUTE,
     refreshRatePerMinute: e.REFRESH_RATE_PER_MINUTE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     dbAcquireTimeoutMs: e.DB_ACQUIRE_TIMEOUT_MS,
     dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,

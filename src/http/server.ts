@@ -42,6 +42,14 @@ export async function createHttpServer(
     },
     // Draining refusals are coded (src/http/protection.ts), not Fastify's bare 503.
     return503OnClosing: false,
+    // A whole request, headers and body, must arrive within this (408 and the connection closed
+    // past it): Fastify's default (0) let a body trickled a byte a second hold its connection
+    // and buffer for as long as the client liked. Checked every second, not every 30 s.
+    requestTimeout: config.httpRequestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, config.httpRequestTimeoutMs),
+      connectionsCheckingInterval: 1_000,
+    },
   });
   // First: its onRoute hook wraps every route's handler, its span times every hook.
   if (telemetry.enabled) registerHttpTracing(server);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { startTestApp, type TestApp } from '../helpers/create-test-app';
 import { expectErrorCode, expectNoErrors } from '../helpers/graphql';
 
@@ -95,6 +96,37 @@ describe('load shedding', () => {
     } finally {
       clearInterval(lag);
       await busy.close();
+    }
+  });
+});
+
+describe('slow clients', () => {
+  it('cuts a request whose body does not arrive within HTTP_REQUEST_TIMEOUT_MS (408), and serves the rest', async () => {
+    const slow = await startTestApp({ httpRequestTimeoutMs: 1_000 });
+    try {
+      const { port } = new URL(slow.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      const closed = new Promise<number>((resolve) => {
+        const start = performance.now();
+        socket.on('close', () => resolve(performance.now() - start));
+      });
+      socket.write(
+        'POST /graphql HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\n' +
+          'content-length: 100\r\n\r\n{"query":',
+      );
+      // A byte now and then, never the whole body.
+      const trickle = setInterval(() => socket.write(' '), 200);
+      const after = await closed;
+      clearInterval(trickle);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      // The timeout, checked every second: cut within about two.
+      expect(after).toBeLessThan(3_500);
+      // A request that arrives in time is answered as usual.
+      expectNoErrors(await slow.gql(`{ plans { tier } }`));
+    } finally {
+      await slow.close();
     }
   });
 });
