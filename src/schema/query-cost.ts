@@ -18,7 +18,7 @@ import { INVALID_CREDENTIALS } from '../auth/viewer';
 import type { Context } from '../context';
 import { QueryTooComplexError, RateLimitedError } from '../errors';
 import type { CostBudget, Take } from '../lib/cost-budget';
-import { DEFAULT_PAGE_SIZE } from '../lib/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../lib/pagination';
 import type { Metrics } from '../metrics';
 import { annotateActiveSpan, telemetry } from '../telemetry';
 
@@ -111,13 +111,27 @@ function planOf(
   return plan;
 }
 
-/** `first` as asked: a literal, a variable, or the default page. Null: a bad variable. */
+/** What an Int variable may hold; anything else fails coercion before the operation runs. */
+const isInt32 = (value: unknown): value is number =>
+  Number.isInteger(value) && (value as number) >= -(2 ** 31) && (value as number) < 2 ** 31;
+
+/**
+ * The rows `first` may return, for the cost: a literal, a variable, or the default page, within
+ * 1..MAX_PAGE_SIZE (a page never returns more; outside that range the field itself answers
+ * BAD_USER_INPUT, not the cost check QUERY_TOO_COMPLEX). Null: a variable that is not an Int,
+ * which coercion refuses before anything runs.
+ */
 function firstOf(first: First, variables: Record<string, unknown>): number | null {
+  let rows: number;
   if (first === null) return DEFAULT_PAGE_SIZE;
-  if ('literal' in first) return first.literal;
-  const value = variables[first.variable];
-  if (value === undefined || value === null) return DEFAULT_PAGE_SIZE;
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+  if ('literal' in first) rows = first.literal;
+  else {
+    const value = variables[first.variable];
+    if (value === undefined || value === null) return DEFAULT_PAGE_SIZE;
+    if (!isInt32(value)) return null;
+    rows = value;
+  }
+  return Math.min(MAX_PAGE_SIZE, Math.max(1, rows));
 }
 
 /**

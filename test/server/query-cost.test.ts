@@ -57,6 +57,27 @@ describe('query cost is reported', () => {
   });
 });
 
+describe('query cost of a bad `first`', () => {
+  it("is the page field's BAD_USER_INPUT, not QUERY_TOO_COMPLEX: out of range, not an Int, huge", async () => {
+    const user = await t.seed.user();
+    const PAGE = `query($f: Int) { tasks(first: $f) { nodes { id } } }`;
+    for (const f of [2147483647, 1000, 0, -5]) {
+      const res = await t.gql(PAGE, { f }, user.accessToken);
+      const err = expectErrorCode(res, 'BAD_USER_INPUT');
+      expect({ f, fields: err.extensions?.fields }).toEqual({ f, fields: ['first'] });
+      // Costed as the largest page there is, at most: 1 + 100 x 2.
+      expect(res.extensions?.cost?.requestedQueryCost ?? 0).toBeLessThanOrEqual(201);
+    }
+    for (const f of [1e30, 1.5, '10']) {
+      const res = await t.gql(PAGE, { f }, user.accessToken);
+      expectErrorCode(res, 'BAD_USER_INPUT');
+      expect(res.data ?? null).toBeNull();
+    }
+    const literal = await t.gql(`{ tasks(first: 100000) { nodes { id } } }`, {}, user.accessToken);
+    expectErrorCode(literal, 'BAD_USER_INPUT');
+  });
+});
+
 describe('query cost is budgeted per caller', () => {
   let small: TestApp;
   afterEach(() => small?.close());
