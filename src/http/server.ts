@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import type { Metrics } from '../metrics';
 import { lightenAsyncResourceBind } from '../lib/async-resource-bind';
 import { telemetry } from '../telemetry';
+import { registerJsonBodyParser } from './json-body';
 import { registerProtection } from './protection';
 import { registerHttpTracing } from './tracing';
 
@@ -88,6 +89,7 @@ export async function createHttpServer(
     }
     done();
   });
+  registerJsonBodyParser(server);
   await registerProtection(server, {
     hsts: config.hsts,
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,

@@ -130,3 +130,48 @@ describe('slow clients', () => {
     }
   });
 });
+
+describe('request bodies', () => {
+  const post = (body: string) =>
+    fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+
+  it('refuses JSON nested deeper than 100 levels wherever it hides, before parsing it', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    for (const body of [
+      `{"query":"{ plans { tier } }","extensions":{"v":${deep(100_000)}}}`,
+      `{"query":"{ plans { tier } }","variables":{"x":${deep(200)}}}`,
+      `{"query":"{ plans { tier } }","unknown":${deep(150)}}`,
+    ]) {
+      const res = await post(body);
+      expect(res.status).toBe(400);
+      const answer = (await res.json()) as { errors: { message: string; extensions: object }[] };
+      expect(answer.errors[0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', fields: [] });
+      expect(answer.errors[0]!.message).toContain('nested deeper than 100 levels');
+    }
+  });
+
+  it('still takes brackets inside strings, depth up to the bound, and refuses bad JSON as before', async () => {
+    const inString = await post(
+      JSON.stringify({
+        query: `{ plans { tier } }`,
+        extensions: { note: `${'[{'.repeat(5_000)}\\"` },
+      }),
+    );
+    expect(inString.status).toBe(200);
+    expectNoErrors((await inString.json()) as never);
+    // The envelope's 2 levels and a variable's 64 (the JSON scalar's own bound) fit.
+    const nested = (n: number): unknown => (n === 0 ? 1 : { a: nested(n - 1) });
+    const fits = await post(
+      JSON.stringify({ query: `{ plans { tier } }`, extensions: { x: nested(90) } }),
+    );
+    expect(fits.status).toBe(200);
+    const broken = await post('{"query": "{ plans { tier } }"');
+    expect(broken.status).toBe(400);
+    const poisoned = await post('{"query": "{ plans { tier } }", "__proto__": {"x": 1}}');
+    expect(poisoned.status).toBe(400);
+  });
+});

@@ -351,7 +351,19 @@ describe('malformed requests are the client’s errors, never internal ones', ()
       { i: deep },
     );
     const err = expectErrorCode(res, 'BAD_USER_INPUT');
-    expect(err.message).toContain('nested deeper than 64 levels');
+    // Refused with the body, before it is parsed (src/http/json-body.ts).
+    expect(err.message).toContain('nested deeper than 100 levels');
+    // Deeper than the JSON scalar takes, within what a body may hold: the scalar refuses it.
+    let deeper: unknown = [];
+    for (let i = 0; i < 80; i++) deeper = [deeper];
+    const scalar = await call(
+      t,
+      `mutation($i: JSON!) { invokeTool(slug: "text-stats", input: $i) { output } }`,
+      { i: deeper },
+    );
+    expect(expectErrorCode(scalar, 'BAD_USER_INPUT').message).toContain(
+      'nested deeper than 64 levels',
+    );
   });
 
   it('a literal nested beyond what the parser can follow is QUERY_TOO_COMPLEX, without internals', async () => {
