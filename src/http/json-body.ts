@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { nestsDeeperThan } from '../lib/json-depth';
 
 /**
  * The deepest a request body's JSON may nest. A GraphQL request's own envelope is two levels
@@ -7,37 +8,6 @@ import type { FastifyInstance } from 'fastify';
  * event loop to parse and walk, anonymously and wherever it hid (`extensions` included).
  */
 export const MAX_BODY_DEPTH = 100;
-
-const OPEN_BRACE = 123; // {
-const OPEN_BRACKET = 91; // [
-const CLOSE_BRACE = 125; // }
-const CLOSE_BRACKET = 93; // ]
-const QUOTE = 34; // "
-const BACKSLASH = 92; // \
-
-/**
- * Whether JSON text nests deeper than `max`, read in one pass over its characters (brackets
- * inside strings do not count). Invalid JSON is left to the parser to refuse.
- */
-export function nestsDeeperThan(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i += 1;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth += 1;
-      if (depth > max) return true;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      depth -= 1;
-    }
-  }
-  return false;
-}
 
 /**
  * `application/json` bodies: Fastify's own parser (prototype poisoning refused), after a check

@@ -2,6 +2,7 @@ import { context, propagation, trace, type Span } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
+import { nestsDeeperThan } from '../lib/json-depth';
 import type { Metrics } from '../metrics';
 import { endFailed, startClientSpan, telemetry } from '../telemetry';
 import { BlockedAddressError, literalAddressRefusal, publicOnlyLookup } from './network-policy';
@@ -526,12 +527,22 @@ async function readLimited(response: Dispatcher.ResponseData, limit: number): Pr
   return Buffer.concat(chunks, size);
 }
 
+/** The answer object, its `output` and the 64 levels a JSON value may hold. */
+const MAX_ANSWER_DEPTH = 66;
+
 function parseAnswer(raw: Buffer, maxTokens: number): Omit<UpstreamResult, 'attempts'> {
   const invalid = (why: string): AttemptFailure =>
     new AttemptFailure(`invalid answer from the tool: ${why}`, false, PUBLIC_MESSAGE.invalid);
   let answer: unknown;
+  const text = raw.toString('utf8');
+  // The output is a JSON value, which may nest 64 levels (the JSON scalar's bound), inside the
+  // answer object: deeper is refused before it is parsed, as a bad answer (UPSTREAM_ERROR, the
+  // call recorded FAILED), not left to overflow the stack where its tokens are counted.
+  if (nestsDeeperThan(text, MAX_ANSWER_DEPTH)) {
+    throw invalid(`nested deeper than ${MAX_ANSWER_DEPTH} levels`);
+  }
   try {
-    answer = JSON.parse(raw.toString('utf8'));
+    answer = JSON.parse(text);
   } catch {
     throw invalid('not JSON');
   }

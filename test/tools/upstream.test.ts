@@ -208,6 +208,13 @@ describe('calling an upstream tool', () => {
     ['a JSON array', [1, 2, 3], 200],
     ['output with a NUL character (PostgreSQL cannot store it)', { output: 'a\u0000b' }, 200],
     ['output with an unpaired surrogate', { output: { ['k\ud800']: 'v' } }, 200],
+    // Raw text: JSON.stringify could not write it (it overflowed the stack counting its tokens).
+    [
+      'output nested 100,000 levels',
+      `{"output":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      200,
+    ],
+    ['output nested 70 levels', `{"output":${'['.repeat(70)}${']'.repeat(70)}}`, 200],
   ])('refuses %s with UPSTREAM_ERROR and charges nothing', async (_what, body, status) => {
     const { up, user, invoke } = await setup((_req, res) => {
       if (typeof body === 'string') {
@@ -251,9 +258,11 @@ describe('calling an upstream tool', () => {
   it('refuses input nested deeper than 64 levels with BAD_USER_INPUT before calling or writing', async () => {
     const { up, user, invoke } = await setup((_req, res) => sendJson(res, 200, { output: 1 }));
     let deep: unknown = 'bottom';
-    for (let i = 0; i < 200; i++) deep = { d: deep };
+    // 80 levels: within what a body may hold (100), past what the JSON scalar takes (64).
+    for (let i = 0; i < 80; i++) deep = { d: deep };
     const err = expectErrorCode(await invoke(deep), 'BAD_USER_INPUT');
     expect(err.extensions?.fields).toContain('input');
+    // 200: refused with the body, before it is parsed (src/http/json-body.ts).
     let deepArray: unknown = [];
     for (let i = 0; i < 200; i++) deepArray = [deepArray];
     expectErrorCode(await invoke({ a: deepArray }), 'BAD_USER_INPUT');
