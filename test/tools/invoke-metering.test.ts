@@ -194,3 +194,22 @@ describe('plan changes', () => {
     });
   });
 });
+
+describe('a charged call', () => {
+  it('reads its answer in the charge’s own transaction: nothing after the commit', async () => {
+    const user = await t.seed.user();
+    let res: Awaited<ReturnType<typeof invoke>> | undefined;
+    const statements = await t.countQueries(async () => {
+      res = await invoke(user.accessToken, 'text-stats', { text: 'one two three' });
+    });
+    const answer = expectNoErrors(res!).invokeTool;
+    expect(answer.subscription.tokensUsed).toBe(answer.usage.totalTokens);
+    expect(answer.subscription.tokensUsed).toBeGreaterThan(0);
+    // Once the charge commits, a pool or a deadline that runs out can no longer answer
+    // SERVICE_UNAVAILABLE ("nothing was written") for a call that was charged.
+    const lower = statements.map((s) => s.trim().toLowerCase().replace(/;$/, ''));
+    const commit = lower.lastIndexOf('commit');
+    expect(commit).toBeGreaterThan(-1);
+    expect(lower.slice(commit + 1)).toEqual([]);
+  });
+});

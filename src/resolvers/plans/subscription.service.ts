@@ -71,6 +71,19 @@ export class SubscriptionService {
     return this.view(sub, await loaders.plan.load(sub.tier));
   }
 
+  /**
+   * The subscription as transaction `tx` sees it (a charge just made in it included), read with
+   * `tx` alone: an answer built in the charge's transaction needs nothing of the database once
+   * it commits.
+   */
+  async viewIn(tx: EntityManager, userId: string): Promise<SubscriptionView> {
+    const sub = await tx.findOne(Subscription, { user: userId }, { refresh: true });
+    if (!sub) throw new NotFoundError('Subscription');
+    const plan = (await this.plans(tx)).find((p) => p.tier === sub.tier);
+    if (!plan) throw new NotFoundError('Plan');
+    return this.view(sub, plan);
+  }
+
   /** Upgrades apply at once; a downgrade keeps what was already spent this period. */
   async changePlan(em: EntityManager, viewer: SignedInViewer, tier: PlanTier) {
     return this.setTier(em, viewer.account.id, tier);

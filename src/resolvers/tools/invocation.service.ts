@@ -21,6 +21,7 @@ import type { Metrics } from '../../metrics';
 import type { RateLimiter } from '../../lib/rate-limit';
 import type { Loaders } from '../../loaders';
 import type { SubscriptionService, Reservation } from '../plans/subscription.service';
+import type { SubscriptionView } from '../plans/subscription.types';
 import { getBuiltinTool } from '../../tools/builtins';
 import type { InputValidator } from './input-validator';
 import type { ToolService } from './tool.service';
@@ -212,8 +213,13 @@ export class InvocationService {
     if (outcome.charged > 0) this.metrics?.toolTokens.inc({ tool: tool.slug }, outcome.charged);
 
     let record: UsageRecord;
+    let subscription: SubscriptionView;
     try {
-      record = await em.transactional(async (tx) => {
+      // The answer's subscription is read in the charge's own transaction: once a call is
+      // charged, its answer needs nothing more of the database, so a pool or a deadline that
+      // runs out after the commit cannot answer SERVICE_UNAVAILABLE ("nothing was written")
+      // for a call that was charged, which a client would retry and pay for twice.
+      ({ record, subscription } = await em.transactional(async (tx) => {
         await this.subscriptions.settle(tx, reservation, outcome.charged);
         const record = tx.create(UsageRecord, {
           user: tx.getReference(User, userId),
@@ -236,8 +242,9 @@ export class InvocationService {
         // Failure: the claim keeps the error for duplicates waiting on it.
         if (key && outcome.status === UsageStatus.SUCCEEDED) await this.unclaim(tx, userId, key);
         else if (key) await this.failClaim(tx, userId, key, outcome.errorCode ?? 'UPSTREAM_ERROR');
-        return record;
-      });
+        const subscription = outcome.error ? null : await this.subscriptions.viewIn(tx, userId);
+        return { record, subscription: subscription! };
+      }));
     } catch (err) {
       // Nothing was charged or recorded: release the reservation and free the key, whatever
       // went wrong, so that neither is held until the quota or the claim runs out.
@@ -251,7 +258,10 @@ export class InvocationService {
       throw err;
     }
     if (outcome.error) throw outcome.error;
-    return this.answer(loaders, userId, outcome.output, record, false);
+    loaders.subscription.clear(userId);
+    // The record's tool is the one just called: its answer reads it from here, not the database.
+    loaders.tool.clear(tool.id).prime(tool.id, tool);
+    return { output: outcome.output, usage: record, subscription, replayed: false };
   }
 
   /**
