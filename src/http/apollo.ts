@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics';
 import { compiledExecution, interpretedExecution } from '../schema/compiled-execution';
 import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
-import { serviceUnavailableStatus } from './graphql-handler';
+import { retryLaterStatus } from './graphql-handler';
 import { operationTelemetry } from './operation-telemetry';
 import { KnownDocuments } from './known-documents';
 import { asOnePlugin, listenerOf, type RequestPlugin } from './request-plugins';
@@ -50,7 +50,7 @@ export async function startApollo(
     queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
     operationTelemetry(metrics),
     errorLogger(),
-    serviceUnavailableStatus(),
+    retryLaterStatus(),
   ];
   // With APOLLO_KEY in the environment Apollo installs usage reporting itself, which sees only
   // what runs through its pipeline: every operation goes through it then.

@@ -133,21 +133,35 @@ function forward(reply: FastifyReply, response: HTTPGraphQLResponse) {
 
 /**
  * A response that carries no data because a dependency did not answer is HTTP 503 with
- * Retry-After, so that clients and proxies can tell "retry later" from "bug"; one with partial
- * data stays 200 with the coded errors beside it.
+ * Retry-After, so that clients and proxies can tell "retry later" from "bug"; one refused for
+ * a rate (sign-ins a minute, tool calls a minute, the cost budget) is HTTP 429 with Retry-After,
+ * the longest `retryAfter` among its refusals, whichever limit refused it. One with partial
+ * data stays 200 with the coded errors beside it (and the header).
  */
-export function serviceUnavailableStatus(): RequestPlugin<Context> {
+export function retryLaterStatus(): RequestPlugin<Context> {
   return {
     requestDidStart() {
       return {
         willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
           const { data, errors } = response.body.singleResult;
-          if (!errors?.some((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE')) return;
-          response.http.headers.set('retry-after', String(SERVICE_RETRY_AFTER_SECONDS));
-          if (!data || Object.values(data).every((value) => value === null)) {
-            response.http.status = 503;
+          if (!errors) return;
+          const noData = !data || Object.values(data).every((value) => value === null);
+          if (errors.some((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE')) {
+            response.http.headers.set('retry-after', String(SERVICE_RETRY_AFTER_SECONDS));
+            if (noData) response.http.status = 503;
+            return;
           }
+          let retryAfter = 0;
+          for (const e of errors) {
+            const after = e.extensions?.retryAfter;
+            if (e.extensions?.code === 'RATE_LIMITED' && typeof after === 'number') {
+              retryAfter = Math.max(retryAfter, after);
+            }
+          }
+          if (retryAfter === 0) return;
+          response.http.headers.set('retry-after', String(retryAfter));
+          if (noData) response.http.status = 429;
         },
       };
     },

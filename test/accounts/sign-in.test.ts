@@ -156,14 +156,15 @@ describe('sign-in rate limits', () => {
       );
     }
     // The budget is the email's, in any case: the right password does not get through either.
-    const err = expectErrorCode(
-      await limited.gql(LoginDocument, {
-        i: { email: u.email.toUpperCase(), password: u.password },
-      }),
-      'RATE_LIMITED',
-    );
+    const refused = await limited.gql(LoginDocument, {
+      i: { email: u.email.toUpperCase(), password: u.password },
+    });
+    const err = expectErrorCode(refused, 'RATE_LIMITED');
     expect(err.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
     expect(err.extensions?.retryAfter).toBeLessThanOrEqual(60);
+    // As the cost budget's refusals: HTTP 429 and Retry-After, equal to retryAfter.
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBe(err.extensions?.retryAfter);
     // Another account is not held back by this one's budget.
     const other = await t.seed.user();
     expectNoErrors(

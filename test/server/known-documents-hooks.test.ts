@@ -4,7 +4,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLString } from 'graphql';
 import type { Context } from '../../src/context';
 import { errorLogger, formatError } from '../../src/http/errors';
-import { serviceUnavailableStatus } from '../../src/http/graphql-handler';
+import { retryLaterStatus } from '../../src/http/graphql-handler';
 import { KnownDocuments } from '../../src/http/known-documents';
 import { asOnePlugin, listenerOf, type RequestPlugin } from '../../src/http/request-plugins';
 import { interpretedExecution } from '../../src/schema/compiled-execution';
@@ -65,7 +65,7 @@ const probe: RequestPlugin<Context> = {
 };
 
 const quiet = { error() {}, warn() {}, info() {}, debug() {} };
-const plugins = [probe, errorLogger(), serviceUnavailableStatus()];
+const plugins = [probe, errorLogger(), retryLaterStatus()];
 const stringifyResult = (value: unknown) => JSON.stringify(value);
 const errors = formatError();
 const lane = new KnownDocuments({
