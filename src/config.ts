@@ -19,6 +19,33 @@ const list = makeValidator<string[]>((input) =>
     .filter(Boolean),
 );
 
+/**
+ * Which proxies' X-Forwarded-For to believe: `false` (none: the client is the peer), `true`
+ * (every hop: the leftmost address, which the client writes itself unless every proxy in front
+ * overwrites the header), a number of hops (the address that many hops back from the peer: the
+ * one the nearest proxy appended), or a comma-separated list of proxy addresses and CIDR ranges
+ * (the rightmost address not among them). As Fastify (proxy-addr) reads each.
+ */
+const trustProxy = makeValidator<boolean | number | string[]>((input) => {
+  const value = input.trim().toLowerCase();
+  if (['true', 't', 'yes', 'on'].includes(value)) return true;
+  if (['false', 'f', 'no', 'off', '', '0'].includes(value)) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 32) throw new Error('a number of hops must be at most 32');
+    return hops;
+  }
+  const parts = value.split(',').map((part) => part.trim()).filter(Boolean);
+  const address = /^(?:[0-9.]+|[0-9a-f:.]+)(?:\/\d{1,3})?$|^(?:loopback|linklocal|uniquelocal)$/;
+  const bad = parts.find((part) => !address.test(part));
+  if (bad !== undefined) {
+    throw new Error(
+      `"${bad}" is not an address, a CIDR range or loopback/linklocal/uniquelocal (or use true, false, a number of hops)`,
+    );
+  }
+  return parts;
+});
+
 const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
 /** Each name is a label value in /metrics: a bound on the series it can add. */
 const MAX_METRICS_OPERATION_NAMES = 200;
@@ -55,7 +82,8 @@ export interface Config {
   adminEmail: string;
   adminPassword: string | undefined;
   corsOrigins: string[];
-  trustProxy: boolean;
+  /** X-Forwarded-For: believed from no proxy, every hop, this many hops, or these proxies. */
+  trustProxy: boolean | number | string[];
   introspection: boolean;
   ide: boolean;
   bodyLimitBytes: number;
@@ -149,7 +177,7 @@ function envSpec() {
     ADMIN_EMAIL: str({ default: 'admin@switchboard.local' }),
     ADMIN_PASSWORD: str({ default: undefined }),
     CORS_ORIGINS: list({ default: [] }),
-    TRUST_PROXY: bool({ default: false }),
+    TRUST_PROXY: trustProxy({ default: false }),
     INTROSPECTION: bool({ default: undefined }),
     BODY_LIMIT_BYTES: intRange(1_024, 10_485_760)({ default: 262_144 }),
     QUERY_MAX_DEPTH: intRange(2, 50)({ default: 8 }),

@@ -219,6 +219,64 @@ describe('configuration', () => {
     expect(() => loadConfig({ DB_POOL_MAX: '1' })).toThrow(/DB_POOL_MAX/);
     expect(loadConfig({}).costBucketSize).toBe(2 * loadConfig({}).queryMaxCost);
   });
+
+  it('reads TRUST_PROXY as none, every hop, a number of hops, or a list of proxies', () => {
+    const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).trustProxy;
+    expect(trust('false')).toBe(false);
+    expect(trust('true')).toBe(true);
+    expect(trust('2')).toBe(2);
+    expect(trust('10.0.0.0/8, 192.168.1.7,loopback')).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.7',
+      'loopback',
+    ]);
+    expect(trust('fd00::/8')).toEqual(['fd00::/8']);
+    expect(() => loadConfig({ TRUST_PROXY: 'proxy.example.com' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ TRUST_PROXY: '99' })).toThrow(/TRUST_PROXY/);
+  });
+});
+
+describe('client addresses behind proxies (TRUST_PROXY)', () => {
+  const login = (app: TestApp, forwarded: string) =>
+    gql(
+      app.url,
+      `mutation { login(input: {email: "nobody@example.com", password: "wrong-password"}) { accessToken } }`,
+      {},
+      undefined,
+      { 'x-forwarded-for': forwarded },
+    );
+
+  it('with a number of hops, takes the address the nearest proxy appended, not what the client wrote', async () => {
+    // Two sign-ins a minute per address: the third from one address is refused.
+    const hops = await startTestApp({ trustProxy: 1, authRatePerMinute: 2, redisUrl: undefined });
+    const every = await startTestApp({
+      trustProxy: true,
+      authRatePerMinute: 2,
+      redisUrl: undefined,
+    });
+    try {
+      // The client writes a new address each time; the proxy appends the same real one.
+      const codes = async (app: TestApp) => {
+        const seen: string[] = [];
+        for (let i = 0; i < 4; i += 1) {
+          const res = await login(app, `10.60.${i}.1, 203.0.113.50`);
+          seen.push(String(res.errors?.[0]?.extensions?.code));
+        }
+        return seen;
+      };
+      expect(await codes(hops)).toEqual([
+        'UNAUTHENTICATED',
+        'UNAUTHENTICATED',
+        'RATE_LIMITED',
+        'RATE_LIMITED',
+      ]);
+      // Trusting every hop believes the client's own entry: each attempt a new address.
+      expect(await codes(every)).toEqual(Array(4).fill('UNAUTHENTICATED'));
+    } finally {
+      await hops.close();
+      await every.close();
+    }
+  });
 });
 
 describe('logs', () => {
