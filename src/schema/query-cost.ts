@@ -25,10 +25,21 @@ import { annotateActiveSpan, telemetry } from '../telemetry';
 /** Where a paged field's `first` comes from. */
 type First = { literal: number } | { variable: string } | null;
 
+/**
+ * Fields whose values can be large, by type and field: a point for every 200 characters they
+ * may hold, instead of 1. A task's description holds up to 10,000 characters: at 1 point, a
+ * document of 30 aliased pages of 100 descriptions cost 6,030 points and 30 MB of answer (0.7 s
+ * of the event loop); at 50, a page of 100 descriptions costs 5,101 points, and three fit the
+ * per-document limit.
+ */
+const FIELD_WEIGHTS = new Map<string, number>([['Task.description', 50]]);
+
 /** One field of an operation, as the cost model sees it (fragments inlined). */
 interface CostNode {
   /** The field's key in the response (its alias or name). */
   key: string;
+  /** What the field itself costs: 1, or its FIELD_WEIGHTS entry. */
+  weight: number;
   /** Present on a paged field (one with a `first` argument). */
   first: First | undefined;
   /** Whether the field returns a list (its items are costed by the costliest one). */
@@ -61,6 +72,7 @@ function compile(
         if (!field) continue; // __typename and introspection cost nothing
         const node: CostNode = {
           key: selection.alias?.value ?? selection.name.value,
+          weight: FIELD_WEIGHTS.get(`${type.name}.${field.name}`) ?? 1,
           first: undefined,
           list: false,
           children: [],
@@ -135,8 +147,9 @@ function firstOf(first: First, variables: Record<string, unknown>): number | nul
 }
 
 /**
- * The requested cost, Shopify's model: every field costs 1, and a paged field (one with
- * `first`) costs its children once per row it may return: `first`, or the default page size.
+ * The requested cost, Shopify's model: every field costs 1 (a large one its FIELD_WEIGHTS), and
+ * a paged field (one with `first`) costs its children once per row it may return: `first`, or
+ * the default page size.
  * Null when a variable is bad (execution refuses it before anything runs).
  */
 export function requestedCost(
@@ -153,8 +166,8 @@ export function requestedCost(
       if (node.first !== undefined) {
         const first = firstOf(node.first, variables);
         if (first === null) bad = true;
-        total += 1 + children * Math.max(1, first ?? 1);
-      } else total += 1 + children;
+        total += node.weight + children * Math.max(1, first ?? 1);
+      } else total += node.weight + children;
     }
     return total;
   };
@@ -179,7 +192,7 @@ export function actualCost(
     for (const node of nodes) {
       const v = value[node.key];
       if (v === undefined) continue; // skipped (@skip/@include) or never reached
-      total += 1;
+      total += node.weight;
       if (node.children.length === 0 || v === null || typeof v !== 'object') continue;
       if (node.list && Array.isArray(v)) {
         let most = 0;

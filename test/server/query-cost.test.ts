@@ -45,6 +45,28 @@ describe('query cost is reported', () => {
     );
   });
 
+  it('weighs a task description by what it may hold: 50 points, so pages of long text stay bounded', async () => {
+    const user = await t.seed.user();
+    await t.seed.task(user, { description: 'x'.repeat(10_000) });
+    const page = await t.gql(
+      `{ tasks(first: 100) { nodes { id description } } }`,
+      {},
+      user.accessToken,
+    );
+    expectNoErrors(page);
+    // tasks 1 + 100 rows x (nodes 1 + id 1 + description 50); one row came back.
+    expect(page.extensions?.cost.requestedQueryCost).toBe(1 + 100 * 52);
+    expect(page.extensions?.cost.actualQueryCost).toBe(1 + 52);
+    // 30 such pages in one document (30 MB of answer at 10,000 characters each) are over the
+    // per-document limit; at 1 point a description they cost 6,030 and ran.
+    const flood = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: tasks(first: 100) { nodes { description } }`).join(' ')} }`;
+    const refused = await t.gql(flood, {}, user.accessToken);
+    expectErrorCode(refused, 'QUERY_TOO_COMPLEX');
+    // A title costs 1 as before.
+    const titles = await t.gql(`{ tasks(first: 10) { nodes { title } } }`, {}, user.accessToken);
+    expect(titles.extensions?.cost.requestedQueryCost).toBe(1 + 10 * 2);
+  });
+
   it('counts a mutation like a query, and reports it', async () => {
     const user = await t.seed.user();
     const res = await t.gql(
