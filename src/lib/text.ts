@@ -34,6 +34,12 @@ export function unstorableTextPaths(value: unknown, root = '', limit = 20): stri
  * Has something besides whitespace and zero-width characters (U+200B..U+200D, U+2060, U+FEFF),
  * which `trim()` keeps and nobody can see.
  */
+/**
+ * No control, format (zero-width and soft hyphen among them) or separator characters: an email
+ * address with one looks like another account's (`dup\u200b@x.test` beside `dup@x.test`).
+ */
+export const NO_INVISIBLE = /^[^\p{Cc}\p{Cf}\p{Z}]*$/u;
+
 export const NOT_BLANK = /[^\s\u200B-\u200D\u2060\uFEFF]/;
 
 /**

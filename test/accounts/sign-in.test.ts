@@ -66,6 +66,10 @@ describe('register and login', () => {
   it.each([
     [{ email: 'not-an-email', password: 'password-123', name: 'A' }, 'email'],
     [{ email: 'a\ud800@b.io', password: 'password-123', name: 'A' }, 'email'],
+    // Invisible characters: a look-alike of another account's address.
+    [{ email: 'dup\u200b@b.io', password: 'password-123', name: 'A' }, 'email'],
+    [{ email: 'dup\u2060x@b.io', password: 'password-123', name: 'A' }, 'email'],
+    [{ email: 'dup\u00adx@b.io', password: 'password-123', name: 'A' }, 'email'],
     [{ email: 'a@b.io', password: 'password-\udfff', name: 'A' }, 'password'],
     [{ email: 'a@b.io', password: 'password-123', name: 'A\u0000' }, 'name'],
     [{ email: 'a@b.io', password: 'short', name: 'A' }, 'password'],

@@ -1,12 +1,13 @@
 import { IsEmail, IsOptional, Length, Matches, MaxLength } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
-import { NOT_BLANK } from '../../lib/text';
+import { NO_INVISIBLE, NOT_BLANK } from '../../lib/text';
 
 @InputType({ description: 'A new account' })
 export class RegisterInput {
   @Field(() => String, { description: 'Case-insensitive and unique' })
   @MaxLength(254)
   @IsEmail({}, { message: 'email must be a valid email address' })
+  @Matches(NO_INVISIBLE, { message: 'email must not contain invisible or control characters' })
   email!: string;
 
   @Field(() => String, { description: '8 to 128 characters' })
