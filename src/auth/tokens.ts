@@ -19,6 +19,9 @@ export interface TokenSettings {
   ttlSeconds: number;
 }
 
+/** Clock skew allowed between the servers that sign and verify tokens. */
+const CLOCK_SKEW_SECONDS = 60;
+
 /** Short-lived HS256 access tokens; verification pins the algorithm, issuer and audience. */
 export class AccessTokens {
   /**
@@ -66,16 +69,24 @@ export class AccessTokens {
       return null;
     }
     try {
-      const payload = jwt.verify(token, this.key, {
+      const { header, payload } = jwt.verify(token, this.key, {
         algorithms: ['HS256'],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
+        complete: true,
       });
+      // Extensions this server does not know must not be ignored (RFC 7515, 4.1.11).
+      if ('crit' in header) return null;
       if (typeof payload !== 'object' || payload === null) return null;
       const { sub, sid, exp, iat } = payload as Record<string, unknown>;
       if (typeof sub !== 'string' || typeof sid !== 'string') return null;
       // jsonwebtoken accepts a token without `exp` as valid forever: ours always carry both.
       if (typeof exp !== 'number' || typeof iat !== 'number') return null;
+      // Never longer-lived than what this server issues, never issued in the future (a minute
+      // of clock skew either way): a token minted with a leaked key cannot outlive the TTL.
+      const now = Math.floor(Date.now() / 1000);
+      if (iat > now + CLOCK_SKEW_SECONDS) return null;
+      if (exp - iat > this.settings.ttlSeconds + CLOCK_SKEW_SECONDS) return null;
       const claims = { sub, sid };
       if (this.verified.size >= this.maxVerified) {
         this.verified.delete(this.verified.keys().next().value as string);
