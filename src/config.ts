@@ -35,7 +35,10 @@ const trustProxy = makeValidator<boolean | number | string[]>((input) => {
     if (hops > 32) throw new Error('a number of hops must be at most 32');
     return hops;
   }
-  const parts = value.split(',').map((part) => part.trim()).filter(Boolean);
+  const parts = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   const address = /^(?:[0-9.]+|[0-9a-f:.]+)(?:\/\d{1,3})?$|^(?:loopback|linklocal|uniquelocal)$/;
   const bad = parts.find((part) => !address.test(part));
   if (bad !== undefined) {

@@ -15,6 +15,7 @@ import { compiledExecution, interpretedExecution } from '../schema/compiled-exec
 import { queryCostPlugin } from '../schema/query-cost';
 import { errorLogger, formatError } from './errors';
 import { retryLaterStatus } from './graphql-handler';
+import { rootFieldsPlugin } from './root-fields';
 import { operationTelemetry } from './operation-telemetry';
 import { KnownDocuments } from './known-documents';
 import { asOnePlugin, listenerOf, type RequestPlugin } from './request-plugins';
@@ -47,6 +48,8 @@ export async function startApollo(
   const plugins: readonly RequestPlugin<Context>[] = [
     // Before the cost plugin: it waits for an unverified session this checks on its own.
     sessionCheckPlugin(),
+    // Before anything is charged or run: a mutation's root fields are authorized together.
+    rootFieldsPlugin(schema),
     queryCostPlugin(schema, costBudget, config.queryMaxCost, metrics),
     operationTelemetry(metrics),
     errorLogger(),

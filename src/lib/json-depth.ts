@@ -31,4 +31,3 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   }
   return false;
 }
-

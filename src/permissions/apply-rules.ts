@@ -2,10 +2,17 @@ import {
   defaultFieldResolver,
   isIntrospectionType,
   isObjectType,
+  Kind,
+  locatedError,
+  type FieldNode,
+  type FragmentDefinitionNode,
   type GraphQLFieldResolver,
   type GraphQLResolveInfo,
   type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
+import { getArgumentValues } from 'graphql/execution/values';
 import { allow, deny } from 'graphql-shield';
 import type { IRules, ShieldRule } from 'graphql-shield/typings/types';
 
@@ -149,4 +156,87 @@ export function applyRules(schema: GraphQLSchema, rules: IRules, options: Option
       field.resolve = guarded;
     }
   }
+}
+
+/**
+ * The permission rules of an operation's root fields, checked together before any of them runs.
+ * A mutation's root fields run one after another, each checked as it starts: one refused after
+ * another ran (a key with TOOLS_INVOKE sending `invokeTool` and then `createTask`) nulls the
+ * whole answer, so its caller never sees what the first did, a charge included. Returns the
+ * first refusal, or null when every root field may run.
+ */
+export function rootFieldGate(schema: GraphQLSchema, rules: IRules, options: Options) {
+  const map = rules as Record<string, ShieldRule | Record<string, ShieldRule>>;
+  return (
+    operation: OperationDefinitionNode,
+    fragments: Record<string, FragmentDefinitionNode>,
+    variables: Record<string, unknown>,
+    ctx: object,
+  ): Error | null | Promise<Error | null> => {
+    const root = schema.getRootType(operation.operation);
+    if (!root) return null;
+    const typeRules = map[root.name];
+    const fields = root.getFields();
+    const verdicts: { verdict: Verdict; node: FieldNode; key: string }[] = [];
+    const visit = (set: SelectionSetNode) => {
+      for (const selection of set.selections) {
+        if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
+        else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+          const fragment = fragments[selection.name.value];
+          if (fragment) visit(fragment.selectionSet);
+        } else {
+          const field = fields[selection.name.value];
+          if (!field) continue; // __typename
+          let rule: ShieldRule;
+          if (!typeRules) rule = options.fallbackRule;
+          else if (isRule(typeRules) || isLogicRule(typeRules)) rule = typeRules as ShieldRule;
+          else {
+            const fieldRules = typeRules as Record<string, ShieldRule>;
+            rule = fieldRules[field.name] ?? fieldRules['*'] ?? options.fallbackRule;
+          }
+          if (rule === allow) continue;
+          const info = {
+            fieldName: field.name,
+            fieldNodes: [selection],
+            returnType: field.type,
+            parentType: root,
+            path: {
+              prev: undefined,
+              key: selection.alias?.value ?? field.name,
+              typename: root.name,
+            },
+            schema,
+            fragments,
+            rootValue: undefined,
+            operation,
+            variableValues: variables,
+          } as GraphQLResolveInfo;
+          let args: Record<string, unknown>;
+          try {
+            args = getArgumentValues(field, selection, variables);
+          } catch {
+            continue; // a bad argument: execution refuses it as BAD_USER_INPUT, before it runs
+          }
+          verdicts.push({
+            verdict: evaluate(rule, undefined, args, ctx, info),
+            node: selection,
+            key: info.path.key as string,
+          });
+        }
+      }
+    };
+    visit(operation.selectionSet);
+    // The refusal as the field itself would have answered it: at its path, with its location.
+    const first = (values: (boolean | Error)[]) => {
+      const at = values.findIndex((v) => v !== true);
+      if (at === -1) return null;
+      const refused = values[at]!;
+      const error = refused instanceof Error ? refused : options.fallbackError(ctx);
+      return locatedError(error, [verdicts[at]!.node], [verdicts[at]!.key]);
+    };
+    const values = verdicts.map((v) => v.verdict);
+    return values.some((v) => v instanceof Promise)
+      ? Promise.all(values).then(first)
+      : first(values as (boolean | Error)[]);
+  };
 }

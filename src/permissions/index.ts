@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import { applyRules } from './apply-rules';
+import { applyRules, rootFieldGate } from './apply-rules';
 import { allow, and, deny, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield/typings/types';
 import type { Context } from '../context';
@@ -127,6 +127,11 @@ function fallbackError(ctx: unknown): Error {
 export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
   applyRules(schema, permissionRules, { fallbackRule: deny, fallbackError });
   return schema;
+}
+
+/** The map's rules for an operation's root fields, checked together before any runs. */
+export function rootFieldsGate(schema: GraphQLSchema) {
+  return rootFieldGate(schema, permissionRules, { fallbackRule: deny, fallbackError });
 }
 
 /**

@@ -258,4 +258,36 @@ describe('built-in tools through invokeTool', () => {
     expect(data.invokeTool.usage.user).toEqual({ id: u.id });
     expect((await meter(t, u.accessToken)).tokensUsed).toBe(data.invokeTool.usage.totalTokens);
   });
+
+  it('refuses a mutation whole, before anything runs or is charged, when one of its root fields is not allowed', async () => {
+    const u = await t.seed.user();
+    const key = await t.seed.apiKey(u, ['TOOLS_INVOKE']);
+    const both = `mutation {
+      a: invokeTool(slug: "text-stats", input: { text: "Hi." }) { output }
+      b: createTask(input: { title: "not in scope" }) { id }
+    }`;
+    const res = await t.gql(both, {}, key.secret);
+    expectErrorCode(res, 'FORBIDDEN');
+    expect(res.data ?? null).toBeNull();
+    // invokeTool ran first and was charged before createTask was refused: no more.
+    expect(await meter(t, u.accessToken)).toEqual({
+      tokensUsed: 0,
+      records: 0,
+      succeededTokens: 0,
+    });
+    // The same through a fragment at the root.
+    const spread = `mutation { ...M } fragment M on Mutation {
+      a: invokeTool(slug: "text-stats", input: { text: "Hi." }) { output }
+      changePlan(tier: PRO) { plan { tier } }
+    }`;
+    expectErrorCode(await t.gql(spread, {}, key.secret), 'FORBIDDEN');
+    expect((await meter(t, u.accessToken)).records).toBe(0);
+    // Two root fields the key may use both run.
+    const two = `mutation {
+      a: invokeTool(slug: "text-stats", input: { text: "Hi." }) { output }
+      b: invokeTool(slug: "text-stats", input: { text: "Ho." }) { output }
+    }`;
+    expectNoErrors(await t.gql(two, {}, key.secret));
+    expect((await meter(t, u.accessToken)).records).toBe(2);
+  });
 });
