@@ -99,20 +99,23 @@ describe('access tokens', () => {
   });
 
   it('refuses a token signed with the server key that lives longer than it issues, comes from the future, or is critical', async () => {
+    // The claims of a real session, signed here with the server's key (the test config's).
     const u = await t.seed.user();
-    const secret = 'test-secret-0123456789-abcdefghijklmnop';
-    const payload = jwt.decode(u.accessToken) as Record<string, unknown>;
-    const options = { algorithm: 'HS256', issuer: 'switchboard', audience: 'switchboard-api' };
-    const claims = { sid: payload.sid, sub: payload.sub };
+    const { sid, sub } = jwt.decode(u.accessToken) as Record<string, unknown>;
     const now = Math.floor(Date.now() / 1000);
-    const sign = (times: { iat: number; exp: number }, extra: object = {}) =>
-      jwt.sign({ ...claims, ...times }, secret, { ...(options as jwt.SignOptions), ...extra });
+    const sign = (times: { iat: number; exp: number }, extra: jwt.SignOptions = {}) =>
+      jwt.sign({ sid, sub, ...times }, 'test-secret-0123456789-abcdefghijklmnop', {
+        algorithm: 'HS256',
+        issuer: 'switchboard',
+        audience: 'switchboard-api',
+        ...extra,
+      });
     // The server issues 15-minute tokens (ACCESS_TOKEN_TTL_SECONDS 900).
     const tenYears = sign({ iat: now, exp: now + 10 * 365 * 86_400 });
     const future = sign({ iat: now + 3_600, exp: now + 3_900 });
     const critical = sign(
       { iat: now, exp: now + 600 },
-      { header: { alg: 'HS256', typ: 'JWT', crit: ['x-unknown'], 'x-unknown': 1 } },
+      { header: { alg: 'HS256', typ: 'JWT', crit: ['x-unknown'] } as jwt.JwtHeader },
     );
     for (const token of [tenYears, future, critical]) {
       expectErrorCode(await t.gql(MeDocument, {}, token), 'UNAUTHENTICATED');
