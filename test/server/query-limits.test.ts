@@ -194,13 +194,14 @@ describe('refused with QUERY_TOO_COMPLEX before anything runs', () => {
         { a: 100, b: 100 },
       ),
     ).toMatchObject({ cost: 20_301 });
-    // The default page size counts: 1 + 20 × (1 + 9) = 201 > 200; 19 rows cost 191.
+    // The default page size counts: 1 + 20 × (nodes 1 + 8 fields + a description's 50) = 1,181
+    // > 200; 3 rows cost 178.
     const fields = `id title description status priority dueDate completedAt createdAt updatedAt`;
     expect(await expectRefused(small, `{ tasks { nodes { ${fields} } } }`)).toMatchObject({
-      cost: 201,
+      cost: 1_181,
       maxCost: 200,
     });
-    expectNoErrors(await call(small, `{ tasks(first: 19) { nodes { ${fields} } } }`));
+    expectNoErrors(await call(small, `{ tasks(first: 3) { nodes { ${fields} } } }`));
     // Aliases cannot spread the cost out of sight: each half passes, both together do not.
     const half = (alias: string) =>
       `${alias}: tasks(first: 100) { nodes { owner { tasks(first: 60) { nodes { id } } } } }`;

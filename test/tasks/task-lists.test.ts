@@ -25,7 +25,13 @@ type Connection = TaskListQuery['tasks'];
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp(FAST_HASHING);
+  // Pages through every ordering many times over, descriptions included (50 cost points each):
+  // the cost budget has tests of its own.
+  t = await startTestApp({
+    ...FAST_HASHING,
+    costBucketSize: 10_000_000,
+    costRestoreRate: 10_000_000,
+  });
 });
 afterAll(async () => {
   await t.close();
