@@ -165,6 +165,7 @@ async function buildApp(
       maxDepth: config.queryMaxDepth,
       maxAliases: config.queryMaxAliases,
     },
+    schema,
     signInDoor: new SignInDoor(
       () => passwords.places,
       (waiting) => passwords.secondsFor(waiting),

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config';
 import { IDE_CSP, registerIdeAssets, renderIdePage, wantsIde } from '../ide';
 import { preValidationRefusal } from '../schema/query-limits';
@@ -11,6 +12,8 @@ export interface GraphQLRouteOptions {
   /** SDL of the schema at /schema.graphql, or null not to publish it. */
   publishedSchema: string | null;
   limits: { maxTokens: number; maxDepth: number; maxAliases: number };
+  /** The served schema: a document naming many fields it lacks is refused before validation. */
+  schema: GraphQLSchema;
   signInDoor: SignInDoor;
   handle: (request: FastifyRequest, reply: FastifyReply) => unknown;
 }
@@ -49,7 +52,12 @@ export function registerGraphQLRoute(server: FastifyInstance, options: GraphQLRo
         query?: unknown;
         operationName?: unknown;
       } | null;
-      const refusal = preValidationRefusal(params?.query, params?.operationName, limits);
+      const refusal = preValidationRefusal(
+        params?.query,
+        params?.operationName,
+        limits,
+        options.schema,
+      );
       if (refusal) return reply.code(400).send({ errors: [refusal] });
       const shed = signInDoor.admit(params?.query, params?.operationName, reply);
       if (shed) return reply.code(shed.status).headers(shed.headers).send(shed.body);

@@ -6,10 +6,12 @@ import {
   type DirectiveNode,
   type DocumentNode,
   type FragmentDefinitionNode,
+  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import { MAX_UNKNOWN_FIELDS, unknownFields } from './unknown-fields';
 
 /*
  * The caps of the pre-validation check, beside the configured QUERY_MAX_TOKENS, _DEPTH and
@@ -537,6 +539,16 @@ function acceptedUnder(limits: DocumentLimits): AcceptedSources {
   return accepted;
 }
 
+/** BAD_USER_INPUT for a document with more than MAX_UNKNOWN_FIELDS fields the schema lacks. */
+function unknownFieldsRefusal(schema: GraphQLSchema, doc: DocumentNode): DocumentRefusal | null {
+  const { count, first } = unknownFields(schema, doc);
+  if (count <= MAX_UNKNOWN_FIELDS || !first) return null;
+  return {
+    message: `Cannot query field "${first.field}" on type "${first.type}", and more than ${MAX_UNKNOWN_FIELDS} fields the schema does not have`,
+    extensions: { code: 'BAD_USER_INPUT', unknownFields: `>${MAX_UNKNOWN_FIELDS}` },
+  };
+}
+
 /**
  * The refusal for a document that must not reach validation (or execution), or null. Runs on
  * every request before Apollo parses and validates (its plugin hooks cannot refuse a request
@@ -547,6 +559,7 @@ export function preValidationRefusal(
   source: unknown,
   operationName: unknown,
   limits: DocumentLimits,
+  schema?: GraphQLSchema,
 ): DocumentRefusal | null {
   if (typeof source !== 'string') return null;
   const accepted = source.length <= CACHE_MAX_LENGTH ? acceptedUnder(limits) : null;
@@ -572,7 +585,9 @@ export function preValidationRefusal(
     return null;
   }
   const measures = measureDocument(doc);
-  const refusal = refusalOf(measures, doc, operationName, limits);
+  const refusal =
+    refusalOf(measures, doc, operationName, limits) ??
+    (schema ? unknownFieldsRefusal(schema, doc) : null);
   // With an unserved operation in it, the verdict depends on operationName.
   if (!refusal && !measures.unserved) accepted?.add(source);
   return refusal;

@@ -357,6 +357,31 @@ describe('hostile documents', () => {
     expect(loud).toEqual([]);
   });
 
+  it('many fields the schema lacks are refused before validation; a few get graphql-js’s own errors', async () => {
+    const many = await post(t, {
+      query: `{ ${Array.from({ length: 1_000 }, (_, i) => `x${i}`).join(' ')} }`,
+    });
+    expect(many.status).toBe(400);
+    expect(many.errors).toHaveLength(1);
+    expect(many.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(many.errors?.[0]?.message).toBe(
+      'Cannot query field "x0" on type "Query", and more than 10 fields the schema does not have',
+    );
+    // Nested, through fragments: each field looked up on its own type.
+    const nested = await post(t, {
+      query: `{ me { ...F } } fragment F on User { ${Array.from({ length: 11 }, (_, i) => `y${i}`).join(' ')} tasks { nodes { ... on Task { zz } } } }`,
+    });
+    expect(nested.errors?.[0]?.message).toMatch(
+      /^Cannot query field "y0" on type "User", and more/,
+    );
+    // Ten or fewer: validation's own messages, suggestions included.
+    const few = await post(t, { query: `{ plan { tier } }` });
+    expect(few.status).toBe(400);
+    expect(few.errors?.[0]?.message).toMatch(
+      /Cannot query field "plan" on type "Query". Did you mean "plans"/,
+    );
+  });
+
   it('a document that does not parse is still Apollo’s to refuse (token limit, syntax)', async () => {
     const over = await post(t, { query: `{ me { ${'id '.repeat(MAX_TOKENS)}} }` });
     expect(over.status).toBe(400);
