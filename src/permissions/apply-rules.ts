@@ -106,6 +106,18 @@ function evaluate(
   throw new Error(`Unsupported permission rule ${kindOf(rule as object)}`);
 }
 
+/** A field's rule in the map: its own, its type's (one rule, or `*`), or the fallback. */
+function ruleOf(
+  typeRules: ShieldRule | Record<string, ShieldRule> | undefined,
+  field: string,
+  fallback: ShieldRule,
+): ShieldRule {
+  if (!typeRules) return fallback;
+  if (isRule(typeRules) || isLogicRule(typeRules)) return typeRules as ShieldRule;
+  const fieldRules = typeRules as Record<string, ShieldRule>;
+  return fieldRules[field] ?? fieldRules['*'] ?? fallback;
+}
+
 /**
  * Applies graphql-shield's rule map with graphql-shield's semantics (default deny, a type's `*`
  * wildcard, logic rules, contextual caching, allowExternalErrors, the fallback error) but
@@ -129,13 +141,7 @@ export function applyRules(schema: GraphQLSchema, rules: IRules, options: Option
       }
     }
     for (const [name, field] of Object.entries(fields)) {
-      let rule: ShieldRule;
-      if (!typeRules) rule = options.fallbackRule;
-      else if (single) rule = typeRules as ShieldRule;
-      else {
-        const fieldRules = typeRules as Record<string, ShieldRule>;
-        rule = fieldRules[name] ?? fieldRules['*'] ?? options.fallbackRule;
-      }
+      const rule = ruleOf(typeRules, name, options.fallbackRule);
       if (rule === allow) continue;
       const resolve: GraphQLFieldResolver<unknown, object> = field.resolve ?? defaultFieldResolver;
       const fallback = options.fallbackError;
@@ -187,13 +193,7 @@ export function rootFieldGate(schema: GraphQLSchema, rules: IRules, options: Opt
         } else {
           const field = fields[selection.name.value];
           if (!field) continue; // __typename
-          let rule: ShieldRule;
-          if (!typeRules) rule = options.fallbackRule;
-          else if (isRule(typeRules) || isLogicRule(typeRules)) rule = typeRules as ShieldRule;
-          else {
-            const fieldRules = typeRules as Record<string, ShieldRule>;
-            rule = fieldRules[field.name] ?? fieldRules['*'] ?? options.fallbackRule;
-          }
+          const rule = ruleOf(typeRules, field.name, options.fallbackRule);
           if (rule === allow) continue;
           const info = {
             fieldName: field.name,
